@@ -1,0 +1,34 @@
+"""Audio input: decode any common audio/video file to mono float32 at a chosen rate, and check it.
+
+>>> from spokenemo.audio import load_audio, audio_info
+>>> y = load_audio("clip.mp4", start=1.5, end=4.0)   # doctest: +SKIP  (16 kHz mono float32)
+>>> audio_info("clip.flac").duration                  # doctest: +SKIP
+
+Errors are the typed :class:`spokenemo.errors.AudioError` family; doubtful but usable input
+(clipping, near-silence, a few NaN samples) gives an :class:`AudioWarning`.
+"""
+
+from .checks import (
+    AudioWarning,
+    ClippingWarning,
+    NonFiniteSamplesWarning,
+    QuietAudioWarning,
+    TruncatedAudioWarning,
+    loudest_dbfs,
+    validate_audio,
+)
+from .io import RESAMPLE_QUALITY, AudioInfo, audio_info, load_audio
+
+__all__ = [
+    "RESAMPLE_QUALITY",
+    "AudioInfo",
+    "AudioWarning",
+    "ClippingWarning",
+    "NonFiniteSamplesWarning",
+    "QuietAudioWarning",
+    "TruncatedAudioWarning",
+    "audio_info",
+    "load_audio",
+    "loudest_dbfs",
+    "validate_audio",
+]

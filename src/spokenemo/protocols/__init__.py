@@ -1,0 +1,42 @@
+"""Evaluation protocols: label names and sets, folds, manifest summaries."""
+
+from .folds import (
+    MELD4_PER_CLASS,
+    MELD4_SEED,
+    PROTOCOLS,
+    SPEAKER_SHARING_SPLITS,
+    Fold,
+    build_folds,
+    check_speaker_independence,
+    contiguous_groups,
+    cross_corpus,
+    fold_counts,
+    leave_one_session_out,
+    leave_one_speaker_out,
+    meld4_protocol,
+    meld4_test_keys,
+    official_split,
+    read_folds,
+    read_folds_index,
+    speaker_kfold,
+    write_folds,
+)
+from .labels import (
+    CANONICAL,
+    LABEL_SETS,
+    LabelledUtterances,
+    LabelSet,
+    apply_label_set,
+    get_label_set,
+    normalize_label,
+)
+from .summary import ManifestSummary, summarize
+
+__all__ = [
+    "CANONICAL", "LABEL_SETS", "MELD4_PER_CLASS", "MELD4_SEED", "PROTOCOLS", "SPEAKER_SHARING_SPLITS",
+    "Fold", "LabelSet", "LabelledUtterances", "ManifestSummary", "apply_label_set", "build_folds",
+    "check_speaker_independence", "contiguous_groups", "cross_corpus", "fold_counts", "get_label_set",
+    "leave_one_session_out", "leave_one_speaker_out", "meld4_protocol", "meld4_test_keys",
+    "normalize_label", "official_split", "read_folds", "read_folds_index", "speaker_kfold", "summarize",
+    "write_folds",
+]
