@@ -452,3 +452,18 @@ def test_recipe_output_round_trips_through_a_manifest(tmp_path):
     out = tmp_path / "iemocap.jsonl"
     assert write_manifest(out, utts) == 6
     assert [u.model_dump() for u in read_manifest(out)] == [u.model_dump() for u in utts]
+
+
+def test_csv_recipe_bad_segment_names_the_line(tmp_path):
+    write_audio(tmp_path / "a.wav")
+    (tmp_path / "seg.csv").write_text("path,label,start,end\na.wav,sad,0.5,0.2\n")
+    with pytest.raises(CorpusLayoutError, match=r"seg.csv:2: .*end \(0.2\) must be after start \(0.5\)"):
+        prepare("csv", tmp_path / "seg.csv")
+
+
+def test_meld_damaged_row_names_the_line(tmp_path):
+    make_meld(tmp_path, clips=False)
+    dev = tmp_path / "dev_sent_emo.csv"
+    dev.write_text(dev.read_text(encoding="utf-8").replace(",0,0,4,7,", ",x,0,4,7,"), encoding="utf-8")
+    with pytest.raises(CorpusLayoutError, match=r"dev_sent_emo.csv:2: Dialogue_ID, Utterance_ID must be integers"):
+        prepare("meld", tmp_path)

@@ -7,12 +7,15 @@ Two decoders are tried in turn:
    frames it needs. It decodes Ogg/Opus at the rate stored in the header (16 kHz for the corpora
    in shared/data), where ffmpeg-based readers return 48 kHz.
 2. **PyAV** (the ffmpeg libraries bundled in the ``av`` wheel; no system ffmpeg needed): everything
-   libsndfile does not read, above all the audio track of MP4/M4A/MKV/WebM/MOV. Segments are
+   libsndfile does not read, above all the audio track of MP4/M4A/MKV/WebM/MOV, and MP3 (see
+   ``_LEAVE_TO_FFMPEG``). Segments are
    cut by counting decoded samples from the start of the stream; decoding stops as soon as the end of
    the segment is reached and samples before ``start`` are dropped as they pass, so memory stays
    proportional to the segment.
 
-Channels are averaged to mono and the result is resampled with soxr. Quality ``"HQ"`` (20-bit
+Channels are averaged to mono and the result is resampled with soxr. A segment is resampled
+with 20 ms of the signal around it as context, so it equals the same span of the whole file
+resampled (no ringing at the cut). Quality ``"HQ"`` (20-bit
 precision, stop-band rejection around 120 dB) is used rather than ``"VHQ"`` (28-bit): its error is
 already far below the quantisation noise of the 16-bit recordings speech corpora ship, and it is the
 cheaper of the two.
@@ -20,10 +23,12 @@ cheaper of the two.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -35,6 +40,12 @@ from .checks import TruncatedAudioWarning, validate_audio
 
 #: soxr quality recipe used for every sample-rate conversion (see the module docstring).
 RESAMPLE_QUALITY = "HQ"
+#: Formats libsndfile opens but which are decoded with PyAV instead. libsndfile 1.2.2 decodes MP3
+#: correctly only in one read call: a second read() or a seek() shifts or garbles the next
+#: 0.1-0.2 s (measured against ffmpeg), so segments would come out wrong.
+_LEAVE_TO_FFMPEG = frozenset({"MP3"})
+#: Seconds of real signal decoded on each side of a ``start``/``end`` segment as resampling context.
+EDGE_MARGIN = 0.02
 
 _NOT_AUDIO_HINT = ("give a WAV, FLAC, Ogg (Vorbis/Opus), MP3 file or a video (MP4/MKV/WebM) with a sound track; "
                    "if the file is damaged, re-export it (e.g. as 16 kHz FLAC)")
@@ -99,26 +110,67 @@ def _mono(data: np.ndarray) -> np.ndarray:
 
 
 # --- decoders ------------------------------------------------------------------------------------
-def _read_soundfile(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
-    """Decode with libsndfile, reading only the requested frames. Raises ``sf.SoundFileError``
-    when libsndfile cannot handle the file (the caller then tries PyAV)."""
+class _Decoded(NamedTuple):
+    """A decoded segment plus ``left``/``right`` extra samples of context on each side."""
+
+    signal: np.ndarray
+    rate: int
+    left: int
+    right: int
+
+
+def _edge_margin(rate: int, sr: int) -> int:
+    """Samples of context read on each side of a segment that will be resampled.
+
+    Resampling a cut-out segment on its own rings at the cut (the filter sees a jump from
+    silence); with this much real signal around it the ringing falls outside the segment, which
+    then matches the same span of the whole resampled file. The margin is a whole number of
+    ``rate / gcd(rate, sr)`` blocks, so that it maps to a whole number of output samples and the
+    segment keeps the output sample grid.
+    """
+    if rate == sr:
+        return 0
+    block = rate // math.gcd(rate, sr)
+    return block * math.ceil(EDGE_MARGIN * rate / block)
+
+
+def _read_soundfile(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded | None:
+    """Decode with libsndfile, reading only the requested frames (plus the edge margin). Returns
+    ``None`` for formats left to PyAV; raises ``sf.SoundFileError`` when libsndfile cannot handle
+    the file (the caller then tries PyAV)."""
     with sf.SoundFile(path) as f:
+        if f.format in _LEAVE_TO_FFMPEG:
+            return None
         rate, total = f.samplerate, f.frames
         first = round(start * rate) if start else 0
         stop = total if end is None else min(round(end * rate), total)
         if total > 0 and first >= total:
             raise _beyond_end(path, start or 0.0, total, rate)
-        if first:
-            f.seek(first)
-        data = f.read(max(stop - first, 0), dtype="float32", always_2d=True)
-    if data.shape[0] < stop - first:
-        warnings.warn(f"{path}: the header promises {total} frames but reading stopped {stop - first - data.shape[0]} "
+        margin = _edge_margin(rate, sr)
+        lo, hi = max(first - margin, 0), min(stop + margin, total)
+        if lo:
+            f.seek(lo)
+        data = f.read(max(hi - lo, 0), dtype="float32", always_2d=True)
+    if data.shape[0] < hi - lo:
+        warnings.warn(f"{path}: the header promises {total} frames but reading stopped {hi - lo - data.shape[0]} "
                       "frames early; the file is probably truncated", TruncatedAudioWarning, stacklevel=4)
-    return _mono(data), rate
+    left = first - lo
+    return _Decoded(_mono(data), rate, left, max(data.shape[0] - left - (stop - first), 0))
 
 
-def _read_pyav(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream with PyAV, keeping the samples of [start, end)."""
+def _warn_if_short(path: Path, stream: av.audio.stream.AudioStream, decoded: int) -> None:
+    """Warn when a stream decoded to the end holds clearly fewer samples than its header says.
+    The 10 % slack covers containers whose duration is only an estimate."""
+    if stream.duration is None or stream.time_base is None:
+        return
+    declared = round(float(stream.duration * stream.time_base) * stream.rate)
+    if decoded < 0.9 * declared:
+        warnings.warn(f"{path}: the header promises {declared} samples but only {decoded} could be decoded; "
+                      "the file is probably truncated", TruncatedAudioWarning, stacklevel=5)
+
+
+def _read_pyav(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded:
+    """Decode the first audio stream with PyAV, keeping [start, end) plus the edge margin."""
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
@@ -132,6 +184,8 @@ def _read_pyav(path: Path, start: float | None, end: float | None) -> tuple[np.n
         rate = stream.rate
         first = round(start * rate) if start else 0
         stop = None if end is None else round(end * rate)
+        margin = _edge_margin(rate, sr)
+        lo, hi = max(first - margin, 0), None if stop is None else stop + margin
         to_float = av.AudioResampler(format="fltp")  # float planar, same layout and rate
         chunks: list[np.ndarray] = []
         pos = 0  # index of the next decoded sample, counted from the start of the stream
@@ -139,46 +193,56 @@ def _read_pyav(path: Path, start: float | None, end: float | None) -> tuple[np.n
         def keep(frame: av.AudioFrame) -> None:
             nonlocal pos
             planes = frame.to_ndarray()  # (channels, samples)
-            lo, hi = max(first - pos, 0), planes.shape[1] if stop is None else min(stop - pos, planes.shape[1])
-            if hi > lo:
-                chunks.append(planes[:, lo:hi].mean(axis=0, dtype=np.float32))
+            a, b = max(lo - pos, 0), planes.shape[1] if hi is None else min(hi - pos, planes.shape[1])
+            if b > a:
+                chunks.append(planes[:, a:b].mean(axis=0, dtype=np.float32))
             pos += planes.shape[1]
 
         try:
             for frame in container.decode(stream):
                 for out in to_float.resample(frame):
                     keep(out)
-                if stop is not None and pos >= stop:
+                if hi is not None and pos >= hi:
                     break
             else:
                 if pos:
                     for out in to_float.resample(None):
                         keep(out)
+                _warn_if_short(path, stream, pos)
         except av.FFmpegError as e:
             raise NotAudioError(path, f"corrupt or truncated: decoding failed after {pos / rate:.3f} s ({e.strerror or e})",
                                 hint=_NOT_AUDIO_HINT) from e
     if first and pos <= first:
         raise _beyond_end(path, start or 0.0, pos, rate)
     signal = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return signal, rate
+    left = first - lo
+    inner = (pos if stop is None else min(stop, pos)) - first
+    return _Decoded(signal, rate, left, max(signal.size - left - inner, 0))
 
 
-def _decode(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+def _decode(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded:
     try:
-        return _read_soundfile(path, start, end)
+        decoded = _read_soundfile(path, start, end, sr)
     except sf.SoundFileError:
-        pass  # not a format libsndfile reads (MP4, MKV, WebM, ...): let ffmpeg try
-    return _read_pyav(path, start, end)
+        decoded = None  # not a format libsndfile reads (MP4, MKV, WebM, ...): let ffmpeg try
+    return decoded if decoded is not None else _read_pyav(path, start, end, sr)
 
 
-def _resample(signal: np.ndarray, orig_sr: int, sr: int) -> np.ndarray:
-    """soxr resampling to exactly ``round(len * sr / orig_sr)`` samples."""
-    if orig_sr == sr:
-        return signal
-    n_out = round(signal.size * sr / orig_sr)
-    out = soxr.resample(signal, orig_sr, sr, quality=RESAMPLE_QUALITY)
-    if out.size != n_out:  # soxr may differ by one sample at the edges
-        out = out[:n_out] if out.size > n_out else np.pad(out, (0, n_out - out.size))
+def _resample(decoded: _Decoded, segment: np.ndarray, sr: int) -> np.ndarray:
+    """Resample ``segment`` (the checked middle of ``decoded``) to ``sr`` with soxr, using the
+    decoded margins as context; exactly ``round(len(segment) * sr / rate)`` samples come out."""
+    rate, left, right = decoded.rate, decoded.left, decoded.right
+    if rate == sr:
+        return segment
+    context = decoded.signal
+    if left or right:  # the margins are context only: no checks, but no NaN may reach the filter
+        context = np.concatenate([np.nan_to_num(context[:left]), segment,
+                                  np.nan_to_num(context[context.size - right:])])
+    out = soxr.resample(context, rate, sr, quality=RESAMPLE_QUALITY)
+    skip, n_out = round(left * sr / rate), round(segment.size * sr / rate)
+    out = out[skip:skip + n_out]
+    if out.size < n_out:  # soxr's length can be one sample short of the rounded length
+        out = np.pad(out, (0, n_out - out.size))
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
@@ -245,11 +309,12 @@ def load_audio(
         raise ValueError(f"sr must be a positive sample rate in Hz, got {sr}")
     p = _check_path(path)
     _check_segment(p, start, end)
-    signal, native_sr = _decode(p, start, end)
-    signal = validate_audio(signal, native_sr, path=p, min_duration=min_duration)
-    out = _resample(signal, native_sr, sr)
+    decoded = _decode(p, start, end, sr)
+    segment = decoded.signal[decoded.left:decoded.signal.size - decoded.right]
+    segment = validate_audio(segment, decoded.rate, path=p, min_duration=min_duration)
+    out = _resample(decoded, segment, sr)
     if out.size == 0:
-        raise EmptyAudioError(p, f"only {signal.size} sample(s) at {native_sr} Hz: nothing left at {sr} Hz",
+        raise EmptyAudioError(p, f"only {segment.size} sample(s) at {decoded.rate} Hz: nothing left at {sr} Hz",
                               hint="the file or segment is far too short; drop it")
     return out
 

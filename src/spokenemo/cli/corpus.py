@@ -74,12 +74,14 @@ def _parse_groups(values: tuple[str, ...]) -> list[list[str]] | None:
 @click.option("--test-corpus", multiple=True, help="cross-corpus: test corpus (repeatable).")
 @click.option("--valid-corpus", multiple=True, help="cross-corpus: validation corpus (repeatable).")
 @click.option("--test-by-speaker", is_flag=True, help="cross-corpus: one fold per test speaker.")
+@click.option("--test-split", default="test", show_default=True, help="official: the split that tests.")
 @click.option("--seed", default=0, show_default=True, help="meld4-balanced: selection seed.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the fold files and index.json.")
 def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, groups: tuple[str, ...],
                   n_valid: int, train_corpus: tuple[str, ...], test_corpus: tuple[str, ...],
-                  valid_corpus: tuple[str, ...], test_by_speaker: bool, seed: int, output: Path) -> None:
+                  valid_corpus: tuple[str, ...], test_by_speaker: bool, test_split: str, seed: int,
+                  output: Path) -> None:
     """Build the folds of a protocol over MANIFEST and write them to a folder."""
     from rich.table import Table
 
@@ -92,28 +94,22 @@ def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, 
     if protocol.startswith("meld4") and label_set is None:
         label_set = "4class"
     if label_set is not None:
-        labelled = apply_label_set(utts, label_set)
-        if labelled.dropped:
-            dropped = ", ".join(f"{lab}={n}" for lab, n in sorted(labelled.dropped.items()))
-            console.print(f"label set {labelled.label_set.name}: dropped {sum(labelled.dropped.values())} "
-                          f"utterances outside it ({dropped})")
-        utts = labelled
+        utts = apply_label_set(utts, label_set)  # logs a warning with the counts it drops
     folds = build_folds(utts, protocol, k=k, groups=_parse_groups(groups), n_valid=n_valid,
                         train_corpora=train_corpus, test_corpora=test_corpus, valid_corpora=valid_corpus,
-                        test_by_speaker=test_by_speaker, seed=seed)
+                        test_by_speaker=test_by_speaker, test_split=test_split, seed=seed)
     index = read_folds_index(write_folds(folds, output, utts).parent)
 
     table = Table(title=f"{index['protocol']}: {index['n_folds']} folds, label set {index['label_set'] or 'all'}")
     table.add_column("fold")
     for part in ("train", "valid", "test"):
-        table.add_column(f"{part} utts", justify="right")
-        table.add_column(f"{part} spk", justify="right")
+        table.add_column(f"{part}\nutts (spk)", justify="right")
     table.add_column("test speakers")
     for fold, entry in zip(folds, index["folds"], strict=True):
         c = entry["counts"]
-        test_spk = fold.info.get("test_speakers") or []
-        shown = ", ".join(test_spk[:6]) + (f", … ({len(test_spk)})" if len(test_spk) > 6 else "")
-        table.add_row(fold.name, *(str(c[p][x]) for p in ("train", "valid", "test") for x in ("n", "speakers")),
+        test_spk = list(fold.info.get("test_speakers") or [])
+        shown = ",".join(test_spk[:6]) + (f",… ({len(test_spk)})" if len(test_spk) > 6 else "")
+        table.add_row(fold.name, *(f"{c[p]['n']} ({c[p]['speakers']})" for p in ("train", "valid", "test")),
                       shown)
     console.print(table)
     if not index["speaker_independent"]:
@@ -183,7 +179,7 @@ def stats_command(manifest: Path, max_rows: int) -> None:
         for spk in rest:
             for lab, n in s.cross[spk].items():
                 summed[lab] = summed.get(lab, 0) + n
-        row(f"… {len(rest)} more speakers", summed)
+        row(f"+{len(rest)} more", summed)
     console.print(cross)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from ..errors import CorpusLayoutError, LabelError
+from ..audio import audio_info
+from ..errors import AudioError, CorpusLayoutError, LabelError
 from .manifest import Utterance
 
 log = logging.getLogger(__name__)
@@ -61,38 +62,6 @@ def apply_missing_policy(utts: list[Utterance], corpus: str, root: Path, on_miss
 
 
 # --- durations ---------------------------------------------------------------------------------
-def _audio_info_function() -> Callable[[str], float] | None:
-    """``spokenemo.audio.audio_info`` when the audio layer provides it (it reads headers only)."""
-    try:
-        from ..audio import audio_info  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return lambda p: float(audio_info(p).duration)
-
-
-def _soundfile_duration(path: str) -> float:
-    import soundfile as sf
-
-    info = sf.info(path)
-    return info.frames / info.samplerate
-
-
-def _container_duration(path: str) -> float:
-    """Duration of the first audio stream of a container soundfile cannot open (mp4, m4a)."""
-    import av
-
-    with av.open(path) as container:
-        streams = container.streams.audio
-        if not streams:
-            raise ValueError("no audio stream")
-        s = streams[0]
-        if s.duration is not None and s.time_base is not None:
-            return float(s.duration * s.time_base)
-        if container.duration is not None:
-            return container.duration / 1_000_000  # av.time_base is microseconds
-        raise ValueError("container does not record a duration")
-
-
 def _is_lfs_pointer(path: str) -> bool:
     try:
         with open(path, "rb") as fh:
@@ -102,26 +71,20 @@ def _is_lfs_pointer(path: str) -> bool:
 
 
 def header_duration(path: str) -> float:
-    """Duration in seconds read from the file header (never decodes the whole file).
+    """Duration in seconds read from the file header with :func:`spokenemo.audio.audio_info`.
 
-    Uses ``spokenemo.audio.audio_info`` when available, else soundfile, else PyAV for
-    containers soundfile cannot read. Raises ``OSError``/``ValueError`` with a readable message.
+    Nothing is decoded, so this stays fast on thousands of files. Raises ``ValueError`` with a
+    readable reason (a Git LFS pointer left by a clone without ``git lfs pull`` is named as such).
     """
-    info = _audio_info_function()
-    if info is not None:
-        try:
-            return info(path)
-        except Exception:  # fall through to the direct readers, which give a better message
-            pass
     try:
-        return _soundfile_duration(path)
-    except Exception as sf_err:
+        info = audio_info(path)
+    except AudioError as e:
         if _is_lfs_pointer(path):
-            raise ValueError("a Git LFS pointer, not audio (run `git lfs pull` in the corpus repository)") from sf_err
-        try:
-            return _container_duration(path)
-        except Exception as av_err:
-            raise ValueError(f"cannot read the audio header ({sf_err}; {av_err})") from av_err
+            raise ValueError("a Git LFS pointer, not audio (run `git lfs pull` in the corpus repository)") from e
+        raise ValueError(e.message) from e
+    if info.duration is None:
+        raise ValueError("the file header records no duration")
+    return float(info.duration)
 
 
 def fill_durations(utts: list[Utterance], corpus: str) -> None:
@@ -142,7 +105,7 @@ def fill_durations(utts: list[Utterance], corpus: str) -> None:
         if got is None:
             try:
                 got = header_duration(u.path)
-            except (OSError, ValueError, RuntimeError) as e:
+            except ValueError as e:
                 got = e
             cache[u.path] = got
         if isinstance(got, Exception):

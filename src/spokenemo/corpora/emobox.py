@@ -12,8 +12,10 @@ plus ``start_time``/``end_time`` for segments. A dataset folder ``data/<name>/``
 ``<name>.jsonl``, ``label_map.json`` (corpus label -> display name, e.g. ``"exc": "Happy"``) and
 ``fold_<k>/<name>_{train,test}_fold_<k>.jsonl``. ``wav`` paths are relative to the EmoBox root.
 
-Mapping to :class:`~spokenemo.corpora.manifest.Utterance`: ``emo`` <-> ``raw_label`` (``label``
-is the canonical name of the display name, or of ``emo`` itself without a label map),
+Mapping to :class:`~spokenemo.corpora.manifest.Utterance`: ``emo`` <-> ``raw_label``; ``label``
+is the canonical name of ``emo`` in the corpus's own scheme when a recipe knows the corpus
+(IEMOCAP ``exc`` stays ``excited``: EmoBox's label maps merge classes, a protocol decision),
+else of the ``label_map.json`` display name, else of ``emo`` itself;
 ``length`` <-> ``duration``, ``start_time``/``end_time`` <-> ``start``/``end``. EmoBox fields
 with no Utterance counterpart (``sample_rate``, ``num_frame``, ``type``, ``task``, ``channel``,
 anything else) are kept in ``extra['emobox']`` and written back unchanged, so an EmoBox file
@@ -30,10 +32,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorpusLayoutError, ManifestError
+from ..audio import audio_info
+from ..errors import AudioError, CorpusLayoutError, ManifestError
 from ..fileio import atomic_write
 from ._common import header_duration
 from .manifest import Utterance
+from .recipes import recipe_label
 from .recipes.generic import canonical_or_raw
 
 #: EmoBox fields mapped onto Utterance fields; every other field goes to ``extra['emobox']``.
@@ -86,8 +90,12 @@ def from_emobox(record: Mapping[str, Any], *, data_root: str | Path | None = Non
     raw = _emo_of(record)
     label = None
     if raw is not None:
-        shown = label_map.get(raw, raw) if label_map else raw
-        label = canonical_or_raw(str(shown))
+        # The corpus's own scheme first (IEMOCAP "exc" stays "excited": EmoBox's label maps merge
+        # classes, which is a protocol decision), then EmoBox's display name, then synonyms.
+        label = recipe_label(dataset, raw)
+        if label is None:
+            shown = label_map.get(raw, raw) if label_map else raw
+            label = canonical_or_raw(str(shown))
     length = record.get("length")
     extra: dict[str, Any] = {"emobox_key": key,
                              "emobox": {k: v for k, v in record.items() if k not in _MAPPED}}
@@ -108,17 +116,15 @@ def from_emobox(record: Mapping[str, Any], *, data_root: str | Path | None = Non
     )
 
 
-def _header(path: str | None) -> tuple[int, int] | None:
-    """(sample_rate, frames) from the audio header, or None when unreadable."""
+def _header(path: str | None) -> tuple[int, int | None] | None:
+    """(sample_rate, frames) from the audio header, or None when the file is absent or unreadable."""
     if path is None or not os.path.isfile(path):
         return None
     try:
-        import soundfile as sf
-
-        info = sf.info(path)
-        return int(info.samplerate), int(info.frames)
-    except Exception:  # not readable by libsndfile (mp4...): EmoBox does not need it
+        info = audio_info(path)
+    except AudioError:
         return None
+    return int(info.sample_rate), info.frames
 
 
 def to_emobox(utt: Utterance, *, dataset: str | None = None, wav_root: str | Path | None = None,
@@ -148,26 +154,34 @@ def to_emobox(utt: Utterance, *, dataset: str | None = None, wav_root: str | Pat
     length = utt.duration
     if length is None and utt.start is not None and utt.end is not None:
         length = utt.end - utt.start
-    if length is None and utt.path and os.path.isfile(utt.path):
-        length = header_duration(utt.path) - (utt.start or 0.0)
+    if length is None and read_header and os.path.isfile(utt.path):
+        try:
+            length = header_duration(utt.path) - (utt.start or 0.0)
+        except ValueError:
+            length = None  # unreadable header: the record goes out without "length"
     if "sample_rate" not in kept and read_header:
         hdr = _header(utt.path)
         if hdr is not None:
             kept["sample_rate"] = hdr[0]
+            if utt.start is None and utt.end is None and hdr[1] is not None:
+                kept["num_frame"] = float(hdr[1])
+            elif length is not None:
+                kept["num_frame"] = float(round(length * hdr[0]))
     rec: dict[str, Any] = {
         "key": key or utt.extra.get("emobox_key") or f"{dataset}-{Path(utt.path).stem}",
         "dataset": dataset,
         "wav": wav,
         "type": kept.pop("type", "raw"),
         "sample_rate": kept.pop("sample_rate", None),
-        "num_frame": kept.pop("num_frame", None),
+        "num_frame": kept.pop("num_frame", None),  # absent ones are dropped below
         "task": kept.pop("task", "category"),
         "length": length,
         "emo": utt.raw_label if utt.raw_label is not None else utt.label,
         "channel": kept.pop("channel", 1),
     }
-    if rec["num_frame"] is None and rec["sample_rate"] and length is not None:
-        rec["num_frame"] = float(round(length * rec["sample_rate"]))
+    for field in ("sample_rate", "num_frame", "length"):
+        if rec[field] is None:
+            del rec[field]
     if utt.start is not None:
         rec["start_time"] = utt.start
     if utt.end is not None:

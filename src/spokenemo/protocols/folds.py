@@ -358,7 +358,7 @@ def normalize_split(split: str | None) -> str | None:
 
 
 def official_split(utterances: Sequence[Utterance], *, speaker_independent: bool | None = None,
-                   label_set: str | None = None) -> list[Fold]:
+                   test_split: str = "test", label_set: str | None = None) -> list[Fold]:
     """The corpus's own train/dev/test split (``split`` field) as one fold named ``"official"``.
 
     Parameters
@@ -368,6 +368,9 @@ def official_split(utterances: Sequence[Utterance], *, speaker_independent: bool
         the fold speaker-dependent and skips the check. ``None`` (default) infers it: ``False``
         when every utterance comes from a corpus in :data:`SPEAKER_SHARING_SPLITS` (MELD,
         EmoryNLP: TV characters are in every split), ``True`` otherwise.
+    test_split : str
+        The split that tests (MSP-Podcast has ``test1``, ``test2``, ...). Utterances of other
+        splits than train, dev and this one are left out, with a warning that counts them.
     """
     missing = [u.key for u in utterances if not u.split]
     if missing:
@@ -378,14 +381,32 @@ def official_split(utterances: Sequence[Utterance], *, speaker_independent: bool
         speaker_independent = not corpora <= SPEAKER_SHARING_SPLITS
     if not speaker_independent:
         log.warning("official split: speakers may be in train and test (speaker_independent=False)")
+    test_name = _split_name(test_split)
     parts: dict[str, list[Utterance]] = {"train": [], "dev": [], "test": []}
+    unused: Counter = Counter()
     for u in utterances:
-        parts[normalize_split(u.split)].append(u)  # type: ignore[index]
-    speakers = speaker_ids(utterances) if speaker_independent else None
-    corpora_here = _sorted(str(u.corpus) for u in utterances if u.corpus)
+        name = _split_name(str(u.split))
+        if name == test_name:
+            parts["test"].append(u)
+        elif name in ("train", "dev"):
+            parts[name].append(u)
+        else:
+            unused[u.split] += 1
+    if unused:
+        log.warning("official split: left out %s (not train, dev or %s)",
+                    ", ".join(f"{k}={v}" for k, v in sorted(unused.items())), test_split)
+    used = parts["train"] + parts["dev"] + parts["test"]
+    speakers = speaker_ids(used) if speaker_independent else None
+    corpora_here = _sorted(str(u.corpus) for u in used if u.corpus)
     return [_make_fold("official", parts["train"], parts["test"], parts["dev"], protocol="official",
                        speakers=speakers, label_set=_label_set_name(utterances, label_set),
-                       info={"corpora": corpora_here})]
+                       info={"corpora": corpora_here, "test_split": test_split,
+                             "left_out": dict(sorted(unused.items()))})]
+
+
+def _split_name(split: str) -> str:
+    text = split.strip().casefold()
+    return _SPLIT_ALIASES.get(text, text)
 
 
 def _select_corpora(utterances: Sequence[Utterance], names: Sequence[str], role: str) -> list[Utterance]:
@@ -526,7 +547,7 @@ def build_folds(utterances: Sequence[Utterance], protocol: str, *, label_set: st
                 k: int = 5, groups: Sequence[Sequence[str]] | None = None, n_valid: int = 0,
                 train_corpora: Sequence[str] = (), test_corpora: Sequence[str] = (),
                 valid_corpora: Sequence[str] = (), test_by_speaker: bool = False,
-                seed: int = MELD4_SEED) -> list[Fold]:
+                test_split: str = "test", seed: int = MELD4_SEED) -> list[Fold]:
     """Build the folds of a named protocol (see :data:`PROTOCOLS`) after applying a label set.
 
     ``label_set`` (a name for :func:`~spokenemo.protocols.labels.get_label_set`) filters the
@@ -554,7 +575,7 @@ def build_folds(utterances: Sequence[Utterance], protocol: str, *, label_set: st
     if protocol == "speaker-kfold":
         return speaker_kfold(utts, k=k, groups=groups, n_valid=n_valid, label_set=name)
     if protocol == "official":
-        return official_split(utts, label_set=name)
+        return official_split(utts, test_split=test_split, label_set=name)
     return cross_corpus(utts, train_corpora, test_corpora, valid_corpora=valid_corpora,
                         test_by_speaker=test_by_speaker, label_set=name)
 

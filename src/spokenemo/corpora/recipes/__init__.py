@@ -69,6 +69,30 @@ ALIASES = {"korean": "korean_emotiontts", "crema-d": "crema_d", "cremad": "crema
            "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast", "emo-db": "emodb"}
 
 
+#: Corpus -> {raw label as the recipe writes it -> canonical label}.
+RAW_LABEL_MAPS: dict[str, dict[str, str]] = {
+    "ravdess": ravdess.EMOTIONS, "nemo": nemo.EMOTIONS, "meld": meld.MELD_EMOTIONS,
+    "emorynlp": meld.EMORYNLP_EMOTIONS, "iemocap": iemocap.EMOTIONS, "emodb": emodb.EMOTIONS,
+    "crema_d": crema_d.EMOTIONS, "msp_podcast": msp_podcast.EMOTIONS, "esd": esd.EMOTIONS,
+    "korean_emotiontts": {raw: label for _, _, raw, label in korean_emotiontts.RANGES},
+}
+
+
+def recipe_label(corpus: str | None, raw: str) -> str | None:
+    """Canonical label of ``raw`` in ``corpus``'s own label scheme (as its recipe writes
+    ``raw_label``), or None when the corpus or the label is unknown to the recipes.
+
+    Corpus names are matched loosely (``"CREMA-D"``, ``"cremad"``, ``"msppodcast"``).
+    """
+    if not corpus:
+        return None
+    squashed = "".join(ch for ch in corpus.lower() if ch.isalnum())
+    for name, mapping in RAW_LABEL_MAPS.items():
+        if squashed == name.replace("_", "") or ALIASES.get(corpus.lower()) == name:
+            return mapping.get(raw)
+    return None
+
+
 def available_corpora() -> list[str]:
     """Names of the registered recipes, sorted."""
     return sorted(RECIPES)
@@ -116,4 +140,5 @@ def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
     return recipe.prepare(root, **options)
 
 
-__all__ = ["ALIASES", "RECIPES", "Recipe", "available_corpora", "get_recipe", "prepare"]
+__all__ = ["ALIASES", "RAW_LABEL_MAPS", "RECIPES", "Recipe", "available_corpora", "get_recipe", "prepare",
+           "recipe_label"]

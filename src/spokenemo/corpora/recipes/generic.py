@@ -17,6 +17,8 @@ import csv
 import re
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ...errors import CorpusLayoutError
 from .._common import MISSING_KEY, check_on_missing, finish
 from .._find import child_dirs, describe_folder, iter_audio, layout_error, resolve_root
@@ -183,23 +185,28 @@ def prepare_csv(root: str | Path, *, corpus_name: str | None = None, language: s
         exists = path.is_file()
         if not exists:
             extra[MISSING_KEY] = str(path)
-        utts.append(Utterance(
-            key=key,
-            path=str(path.resolve()) if exists else None,
-            start=start,
-            end=end,
-            label=canonical_or_raw(raw, label_map),
-            raw_label=raw,
-            speaker=speaker,
-            gender=_gender(_cell(row, "gender")),
-            session=_cell(row, "session"),
-            dialogue=_cell(row, "dialogue"),
-            turn=turn,
-            text=_cell(row, "text"),
-            corpus=corpus,
-            language=_cell(row, "language") or language,
-            duration=duration,
-            split=_cell(row, "split"),
-            extra=extra,
-        ))
+        try:
+            utt = Utterance(
+                key=key,
+                path=str(path.resolve()) if exists else None,
+                start=start,
+                end=end,
+                label=canonical_or_raw(raw, label_map),
+                raw_label=raw,
+                speaker=speaker,
+                gender=_gender(_cell(row, "gender")),
+                session=_cell(row, "session"),
+                dialogue=_cell(row, "dialogue"),
+                turn=turn,
+                text=_cell(row, "text"),
+                corpus=corpus,
+                language=_cell(row, "language") or language,
+                duration=duration,
+                split=_cell(row, "split"),
+                extra=extra,
+            )
+        except ValidationError as e:
+            msg = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            raise CorpusLayoutError(f"{table}:{line_no}: {msg}", hint="fix the row in the CSV") from None
+        utts.append(utt)
     return finish(utts, corpus, table.parent, with_duration=with_duration, on_missing=on_missing)

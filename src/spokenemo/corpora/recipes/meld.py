@@ -24,6 +24,7 @@ import io
 import re
 from pathlib import Path
 
+from ...errors import CorpusLayoutError
 from .._common import MISSING_KEY, canonical_label, check_on_missing, finish
 from .._find import describe_folder, expected_audio, index_audio, layout_error, resolve_root
 from ..manifest import Utterance
@@ -96,6 +97,14 @@ def _check_columns(rows: list[dict[str, str]], path: Path, columns: tuple[str, .
     if lacking:
         raise layout_error(corpus, path.parent, f"{path.name} with columns {', '.join(columns)}",
                            f"columns {sorted(have)}")
+
+
+def _ints(row: dict[str, str], columns: tuple[str, ...], path: Path, line_no: int) -> list[int]:
+    try:
+        return [int(row[c]) for c in columns]
+    except (TypeError, ValueError) as e:
+        raise CorpusLayoutError(f"{path}:{line_no}: {', '.join(columns)} must be integers ({e})",
+                                hint="the CSV row is damaged; compare it with the official release") from None
 
 
 def _clock_seconds(value: str) -> float | None:
@@ -173,7 +182,7 @@ def prepare_meld(root: str | Path, *, clips: str | Path | None = None, splits: t
             raise layout_error("meld", clip_dir, f"clips named dia<D>_utt<U>.<ext> for {csv_path.name}",
                                describe_folder(clip_dir))
         for line_no, row in enumerate(rows, start=2):
-            dia, utt_id = int(row["Dialogue_ID"]), int(row["Utterance_ID"])
+            dia, utt_id = _ints(row, ("Dialogue_ID", "Utterance_ID"), csv_path, line_no)
             stem = f"dia{dia}_utt{utt_id}"
             emotion = row["Emotion"].strip()
             extra: dict[str, object] = {"sentiment": row["Sentiment"].strip()}
@@ -252,8 +261,8 @@ def prepare_emorynlp(root: str | Path, *, splits: tuple[str, ...] | list[str] = 
         rows = _read_csv(csv_path)
         _check_columns(rows, csv_path, EMORYNLP_COLUMNS, "emorynlp")
         for line_no, row in enumerate(rows, start=2):
-            season, episode = int(row["Season"]), int(row["Episode"])
-            scene, utt_id = int(row["Scene_ID"]), int(row["Utterance_ID"])
+            season, episode, scene, utt_id = _ints(row, ("Season", "Episode", "Scene_ID", "Utterance_ID"),
+                                                   csv_path, line_no)
             speakers = _emorynlp_speakers(row["Speaker"])
             emotion = row["Emotion"].strip()
             extra: dict[str, object] = {"season": season, "episode": episode, "scene": scene,
