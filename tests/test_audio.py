@@ -164,7 +164,7 @@ def _write_av(codec, sr, video=None, fmt=None):
     return write
 
 
-# (file name, writer, source rate, lossless?, decoder libsndfile reads it with)
+# (file name, writer, source sample rate, lossless?); flac/ogg/opus go through libsndfile, the rest through PyAV
 FORMATS = [
     ("a.flac", _write_sf("FLAC", "PCM_16", 44100), 44100, True),
     ("a.ogg", _write_sf("OGG", "VORBIS", 44100), 44100, False),
@@ -375,6 +375,8 @@ def test_offsets_that_select_nothing(two_tones, tmp_path):
         load_audio(mkv, start=2.0, end=3.0)
     with pytest.raises(ValueError, match="start must be >= 0"):
         load_audio(wav, start=-1.0)
+    with pytest.raises(ValueError, match="positive sample rate"):
+        load_audio(wav, sr=0)
 
 
 def test_nan_samples(tmp_path):
@@ -462,3 +464,15 @@ def test_fixture_manifest_matches_the_files(test_data):
         assert path.is_file()
         assert u.duration == pytest.approx(audio_info(path).duration, abs=1e-5)
         assert u.gender == ("M" if int(u.speaker) % 2 else "F")
+
+
+@pytest.mark.shared
+def test_shared_corpus_opus_and_flac(shared_data):
+    """The Ogg/Opus corpora decode at their 16 kHz header rate, to exactly the header's length."""
+    for path in [next((shared_data / "nemo" / "samples").glob("*.opus")),
+                 shared_data / "ravdess" / "Actor_20" / "03-01-06-01-01-02-20.flac"]:
+        info = audio_info(path)
+        assert (info.sample_rate, info.channels) == (16000, 1)
+        y = load_quietly(path)
+        assert len(y) == info.frames
+        assert loudest_dbfs(y, 16000) > -55

@@ -218,6 +218,20 @@ def test_official_split_meld_is_declared_speaker_dependent():
         official_split(utts, speaker_independent=True)
 
 
+def test_official_split_with_unknown_speakers():
+    # MSP-Podcast: some speakers are unknown; the known ones are still checked.
+    utts = acted(n_speakers=3)
+    for u in utts:
+        u.split = {"01": "train", "02": "test", "03": "test"}[u.speaker]
+        if u.speaker == "03":
+            u.speaker = None
+    (fold,) = official_split(utts)
+    assert fold.speaker_independent and len(fold.test) == 16
+    utts[0].split = "test"
+    with pytest.raises(ProtocolError, match="speakers in both train and test: 01"):
+        official_split(utts)
+
+
 def test_official_split_other_test_split():
     utts = acted(n_speakers=4)
     for u in utts:

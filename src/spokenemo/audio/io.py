@@ -2,23 +2,21 @@
 
 Two decoders are tried in turn:
 
-1. **soundfile** (libsndfile): WAV, FLAC, Ogg Vorbis/Opus, MP3 and other plain audio formats.
-   It knows the frame count up front and seeks, so a ``start``/``end`` segment reads only the
-   frames it needs. It decodes Ogg/Opus at the rate stored in the header (16 kHz for the corpora
-   in shared/data), where ffmpeg-based readers return 48 kHz.
-2. **PyAV** (the ffmpeg libraries bundled in the ``av`` wheel; no system ffmpeg needed): everything
+1. **soundfile** (libsndfile): WAV, FLAC, Ogg Vorbis/Opus and other plain audio formats. It knows
+   the frame count up front and seeks exactly, so a ``start``/``end`` segment reads only the frames
+   it needs. It decodes Ogg/Opus at the rate stored in the header (16 kHz for the corpora in
+   shared/data), where ffmpeg-based readers return 48 kHz.
+2. **PyAV** (the ffmpeg libraries bundled in the ``av`` wheel; no system ffmpeg needed): what
    libsndfile does not read, above all the audio track of MP4/M4A/MKV/WebM/MOV, and MP3 (see
-   ``_LEAVE_TO_FFMPEG``). Segments are
-   cut by counting decoded samples from the start of the stream; decoding stops as soon as the end of
-   the segment is reached and samples before ``start`` are dropped as they pass, so memory stays
-   proportional to the segment.
+   ``_LEAVE_TO_FFMPEG``). Segments are cut by counting decoded samples from the start of the
+   stream: samples before ``start`` are dropped as they pass and decoding stops at ``end``, so
+   memory stays proportional to the segment (time, to ``end``).
 
-Channels are averaged to mono and the result is resampled with soxr. A segment is resampled
-with 20 ms of the signal around it as context, so it equals the same span of the whole file
-resampled (no ringing at the cut). Quality ``"HQ"`` (20-bit
-precision, stop-band rejection around 120 dB) is used rather than ``"VHQ"`` (28-bit): its error is
-already far below the quantisation noise of the 16-bit recordings speech corpora ship, and it is the
-cheaper of the two.
+Channels are averaged to mono, then soxr resamples. A segment is resampled with
+:data:`EDGE_MARGIN` seconds of the signal around it as context, so it equals the same span of the
+whole file resampled (no ringing at the cut). Quality ``"HQ"`` (20-bit precision, about 120 dB
+stop-band rejection) rather than ``"VHQ"`` (28-bit): its error is already far below the
+quantisation noise of the 16-bit recordings speech corpora ship, and it is the cheaper of the two.
 """
 
 from __future__ import annotations
@@ -62,9 +60,10 @@ class AudioInfo:
     channels : int
         Number of channels.
     frames : int or None
-        Samples per channel; ``None`` when the container does not tell. Exact for
-        WAV/FLAC/Ogg/MP3; for MP4/MKV/WebM derived from the container duration (may include
-        a few codec-priming samples).
+        Samples per channel; ``None`` when the container does not tell. Exact for WAV/FLAC/Ogg;
+        for MP3 as libsndfile reads it from the Xing/LAME header (an estimate without one); for
+        MP4/MKV/WebM derived from the stream or container duration (it may count codec-priming
+        samples).
     duration : float or None
         Length in seconds (``frames / sample_rate``), ``None`` when unknown.
     """
@@ -151,9 +150,6 @@ def _read_soundfile(path: Path, start: float | None, end: float | None, sr: int)
         if lo:
             f.seek(lo)
         data = f.read(max(hi - lo, 0), dtype="float32", always_2d=True)
-    if data.shape[0] < hi - lo:
-        warnings.warn(f"{path}: the header promises {total} frames but reading stopped {hi - lo - data.shape[0]} "
-                      "frames early; the file is probably truncated", TruncatedAudioWarning, stacklevel=4)
     left = first - lo
     return _Decoded(_mono(data), rate, left, max(data.shape[0] - left - (stop - first), 0))
 
@@ -169,18 +165,24 @@ def _warn_if_short(path: Path, stream: av.audio.stream.AudioStream, decoded: int
                       "the file is probably truncated", TruncatedAudioWarning, stacklevel=5)
 
 
-def _read_pyav(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded:
-    """Decode the first audio stream with PyAV, keeping [start, end) plus the edge margin."""
+def _open_audio_stream(path: Path) -> tuple[av.container.InputContainer, av.audio.stream.AudioStream]:
+    """Open ``path`` with PyAV and pick its first audio stream (typed errors otherwise)."""
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
-        raise NotAudioError(path, f"not a readable audio or video file ({e.strerror or e})", hint=_NOT_AUDIO_HINT) from e
+        raise NotAudioError(path, "cannot be decoded: not an audio/video file, or a corrupt or truncated one "
+                            f"(ffmpeg: {e.strerror or e})", hint=_NOT_AUDIO_HINT) from e
+    if not container.streams.audio:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        container.close()
+        raise NotAudioError(path, f"has no audio stream (found: {', '.join(kinds)})", hint="use a file that has a sound track")
+    return container, container.streams.audio[0]
+
+
+def _read_pyav(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded:
+    """Decode the first audio stream with PyAV, keeping [start, end) plus the edge margin."""
+    container, stream = _open_audio_stream(path)
     with container:
-        if not container.streams.audio:
-            kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-            raise NotAudioError(path, f"has no audio stream (found: {', '.join(kinds)})",
-                                hint="use a file that has a sound track")
-        stream = container.streams.audio[0]
         rate = stream.rate
         first = round(start * rate) if start else 0
         stop = None if end is None else round(end * rate)
@@ -345,14 +347,8 @@ def audio_info(path: str | Path) -> AudioInfo:
         return AudioInfo(sample_rate=i.samplerate, channels=i.channels, frames=i.frames, duration=i.frames / i.samplerate)
     except sf.SoundFileError:
         pass
-    try:
-        container = av.open(str(p))
-    except av.FFmpegError as e:
-        raise NotAudioError(p, f"not a readable audio or video file ({e.strerror or e})", hint=_NOT_AUDIO_HINT) from e
+    container, stream = _open_audio_stream(p)
     with container:
-        if not container.streams.audio:
-            raise NotAudioError(p, "has no audio stream", hint="use a file that has a sound track")
-        stream = container.streams.audio[0]
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:

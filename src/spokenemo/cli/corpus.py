@@ -100,8 +100,9 @@ def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, 
                         test_by_speaker=test_by_speaker, test_split=test_split, seed=seed)
     index = read_folds_index(write_folds(folds, output, utts).parent)
 
-    table = Table(title=f"{index['protocol']}: {index['n_folds']} folds, label set {index['label_set'] or 'all'}")
-    table.add_column("fold")
+    n = index["n_folds"]
+    table = Table(title=f"{index['protocol']}: {n} fold{'s' if n != 1 else ''}, label set {index['label_set'] or 'all'}")
+    table.add_column("fold", overflow="fold")
     for part in ("train", "valid", "test"):
         table.add_column(f"{part}\nutts (spk)", justify="right")
     table.add_column("test speakers")
@@ -145,21 +146,26 @@ def stats_command(manifest: Path, max_rows: int) -> None:
     console.print(classes)
 
     speakers = list(s.speakers)
+    if len(speakers) > max_rows:  # list the speakers with most utterances, sum the rest
+        speakers.sort(key=lambda spk: -s.speakers[spk])
     shown, rest = speakers[:max_rows], speakers[max_rows:]
-    by_spk = Table(title="by speaker")
+    top = f" (top {max_rows} of {len(speakers)} by utterances)" if rest else ""
+    by_spk = Table(title="by speaker" + top)
     by_spk.add_column("speaker")
     by_spk.add_column("utterances", justify="right")
     by_spk.add_column("minutes", justify="right")
+    def minutes(spks: list[str]) -> str:
+        return "-" if s.n_no_duration == s.n else f"{sum(s.speaker_seconds[x] for x in spks) / 60:.1f}"
+
     for spk in shown:
-        by_spk.add_row(spk, str(s.speakers[spk]), f"{s.speaker_seconds[spk] / 60:.1f}")
+        by_spk.add_row(spk, str(s.speakers[spk]), minutes([spk]))
     if rest:
-        by_spk.add_row(f"… {len(rest)} more speakers", str(sum(s.speakers[x] for x in rest)),
-                       f"{sum(s.speaker_seconds[x] for x in rest) / 60:.1f}")
+        by_spk.add_row(f"… {len(rest)} more speakers", str(sum(s.speakers[x] for x in rest)), minutes(rest))
     console.print(by_spk)
 
     labels = list(s.classes)
     cols, other = labels[:MAX_LABEL_COLUMNS], labels[MAX_LABEL_COLUMNS:]
-    cross = Table(title="class x speaker")
+    cross = Table(title="class x speaker" + top)
     cross.add_column("speaker")
     for label in cols:
         cross.add_column(label, justify="right")

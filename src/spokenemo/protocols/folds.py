@@ -28,7 +28,7 @@ from typing import Any
 from ..corpora.manifest import Utterance
 from ..errors import ProtocolError
 from ..fileio import atomic_write
-from .labels import LABEL_SETS, apply_label_set, corpus_key, get_label_set
+from .labels import LABEL_SETS, LabelledUtterances, apply_label_set, corpus_key, get_label_set
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,11 @@ def _fmt(names: Iterable[str], limit: int = 8) -> str:
 
 
 def check_speaker_independence(fold: Fold, speakers: Mapping[str, str]) -> None:
-    """Raise :class:`ProtocolError` naming the speakers found in two parts of ``fold``."""
-    parts = {p: {speakers[k] for k in fold.part(p)} for p in PARTS}
+    """Raise :class:`ProtocolError` naming the speakers found in two parts of ``fold``.
+
+    Keys missing from ``speakers`` (utterances of unknown speaker) are not checked.
+    """
+    parts = {p: {speakers[k] for k in fold.part(p) if k in speakers} for p in PARTS}
     for a, b in (("train", "test"), ("valid", "test"), ("train", "valid")):
         shared = parts[a] & parts[b]
         if shared:
@@ -186,8 +189,8 @@ def _make_fold(name: str, train: Sequence[Utterance], test: Sequence[Utterance],
 
 
 def _label_set_name(utterances: Sequence[Utterance], label_set: str | None) -> str | None:
-    if label_set is None and isinstance(utterances, list) and hasattr(utterances, "label_set"):
-        return utterances.label_set.name  # a LabelledUtterances from apply_label_set
+    if label_set is None and isinstance(utterances, LabelledUtterances):
+        return utterances.label_set.name
     return label_set
 
 
@@ -396,7 +399,15 @@ def official_split(utterances: Sequence[Utterance], *, speaker_independent: bool
         log.warning("official split: left out %s (not train, dev or %s)",
                     ", ".join(f"{k}={v}" for k, v in sorted(unused.items())), test_split)
     used = parts["train"] + parts["dev"] + parts["test"]
-    speakers = speaker_ids(used) if speaker_independent else None
+    speakers = None
+    if speaker_independent:
+        # Corpora such as MSP-Podcast leave some speakers unknown; their split is speaker-independent
+        # by design, so check what can be checked and say how much could not.
+        known = [u for u in used if u.speaker]
+        if len(known) < len(used):
+            log.warning("official split: %d of %d utterances have no speaker; independence checked on the rest",
+                        len(used) - len(known), len(used))
+        speakers = speaker_ids(known)
     corpora_here = _sorted(str(u.corpus) for u in used if u.corpus)
     return [_make_fold("official", parts["train"], parts["test"], parts["dev"], protocol="official",
                        speakers=speakers, label_set=_label_set_name(utterances, label_set),
@@ -585,7 +596,8 @@ INDEX = "index.json"
 
 
 def _fold_file(name: str) -> str:
-    return re.sub(r"[^0-9A-Za-z._+-]+", "_", name).strip("._") + ".json"
+    # "ravdess->nemo:nemo/EB0" -> "ravdess_to_nemo_nemo_EB0.json"
+    return re.sub(r"[^0-9A-Za-z.+-]+", "_", name.replace("->", "_to_")).strip("._") + ".json"
 
 
 def fold_counts(fold: Fold, utterances: Iterable[Utterance], labels: Sequence[str] | None = None) -> dict[str, Any]:
