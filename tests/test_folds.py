@@ -392,3 +392,12 @@ def test_write_folds_rejects_mixed_protocols(tmp_path):
     mixed = leave_one_speaker_out(utts) + speaker_kfold(utts, k=2)
     with pytest.raises(ProtocolError, match="several protocols"):
         write_folds(mixed, tmp_path, utts)
+
+
+def test_custom_label_set_order_in_index(tmp_path):
+    utts = acted(n_speakers=2, labels=FOUR + ("calm",))
+    labelled = apply_label_set(utts, "sad,angry")
+    write_folds(leave_one_speaker_out(labelled), tmp_path, labelled)
+    index = read_folds_index(tmp_path)
+    assert index["label_set"] == "sad,angry" and index["labels"] == ["sad", "angry"]
+    assert index["folds"][0]["counts"]["test"]["classes"] == {"sad": 2, "angry": 2}

@@ -14,6 +14,7 @@ Sorting is "natural" (``"2"`` before ``"10"``) so folds do not depend on how ids
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,9 +27,9 @@ from types import MappingProxyType
 from typing import Any
 
 from ..corpora.manifest import Utterance
-from ..errors import ProtocolError
+from ..errors import LabelError, ProtocolError
 from ..fileio import atomic_write
-from .labels import LABEL_SETS, LabelledUtterances, apply_label_set, corpus_key, get_label_set
+from .labels import LabelledUtterances, apply_label_set, corpus_key, get_label_set
 
 log = logging.getLogger(__name__)
 
@@ -632,7 +633,11 @@ def write_folds(folds: Sequence[Fold], out_dir: str | Path, utterances: Sequence
     old = _read_index(out_dir) if (out_dir / INDEX).exists() else None
     lset_names = {f.label_set for f in folds}
     lset = lset_names.pop() if len(lset_names) == 1 else None
-    labels = list(LABEL_SETS[lset].names) if lset in LABEL_SETS else _sorted(str(u.label) for u in utterances)
+    labels = _sorted(str(u.label) for u in utterances)
+    if lset is not None:
+        # a set name this version does not know falls back to the labels present
+        with contextlib.suppress(LabelError):
+            labels = list(get_label_set(lset).names)
     entries = []
     for fold, fname in zip(folds, files, strict=True):
         counts = fold_counts(fold, utterances, labels)
