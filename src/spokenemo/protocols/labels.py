@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ..corpora.manifest import Utterance
+from ..corpora.recipes import RAW_LABEL_MAPS
 from ..errors import LabelError
 
 log = logging.getLogger(__name__)
@@ -54,40 +55,29 @@ SYNONYMS: Mapping[str, str] = MappingProxyType({
     "xxx": "unknown", "no agreement": "unknown",
 })
 
-# Corpus-specific codes: only valid with the corpus named (``"A"`` is angry in MSP-Podcast and
-# fear -- "Angst" -- in EmoDB).
-RAW_LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    # IEMOCAP categorical codes (EmoEvaluation files); "xxx" = no majority among annotators.
-    "iemocap": {"neu": "neutral", "hap": "happy", "exc": "excited", "sad": "sad", "ang": "angry",
-                "fru": "frustrated", "sur": "surprised", "fea": "fearful", "dis": "disgust",
-                "oth": "other", "xxx": "unknown"},
-    "meld": {"joy": "happy", "anger": "angry", "sadness": "sad", "neutral": "neutral",
-             "surprise": "surprised", "fear": "fearful", "disgust": "disgust"},
-    "nemo": {"anger": "angry", "fear": "fearful", "happiness": "happy", "neutral": "neutral",
-             "sadness": "sad", "surprised": "surprised"},
-    # RAVDESS file-name field 3 ("03-01-EE-...").
-    "ravdess": {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
-                "06": "fearful", "07": "disgust", "08": "surprised"},
-    # EmoDB: 6th character of the file name, German initials (Wut, Langeweile, Ekel, Angst,
-    # Freude, Trauer, Neutral) and the German words.
-    # Boredom (L) has no canonical name: ``other``, as the EmoDB recipe writes it.
-    "emodb": {"w": "angry", "l": "other", "e": "disgust", "a": "fearful", "f": "happy", "t": "sad",
-              "n": "neutral", "ärger": "angry", "wut": "angry", "langeweile": "other", "boredom": "other",
+# Spellings beyond what the recipes write in ``raw_label`` (German words for EmoDB, the Chinese
+# labels of ESD's transcript files), accepted when the corpus is named.
+_EXTRA_RAW_LABELS: Mapping[str, Mapping[str, str]] = {
+    "emodb": {"ärger": "angry", "wut": "angry", "langeweile": "other", "boredom": "other",
               "ekel": "disgust", "angst": "fearful", "freude": "happy", "trauer": "sad"},
-    "cremad": {"ang": "angry", "dis": "disgust", "fea": "fearful", "hap": "happy", "neu": "neutral",
-               "sad": "sad"},
-    # MSP-Podcast consensus codes; O = other, X = no agreement.
-    "msppodcast": {"a": "angry", "s": "sad", "h": "happy", "u": "surprised", "f": "fearful",
-                   "d": "disgust", "c": "contempt", "n": "neutral", "o": "other", "x": "unknown"},
-    # ESD: English folder names and the Chinese labels of its transcript files.
-    "esd": {"neutral": "neutral", "happy": "happy", "angry": "angry", "sad": "sad",
-            "surprise": "surprised", "中立": "neutral", "快乐": "happy", "生气": "angry",
+    "esd": {"surprise": "surprised", "中立": "neutral", "快乐": "happy", "生气": "angry",
             "伤心": "sad", "惊喜": "surprised"},
-    # Korean emotional TTS corpus (emotiontts_open_db): 일반 / 기쁨 / 화남 / 슬픔.
-    "korean": {"일반": "neutral", "기쁨": "happy", "화남": "angry", "슬픔": "sad"},
-    "emorynlp": {"joyful": "happy", "mad": "angry", "neutral": "neutral", "peaceful": "calm",
-                 "powerful": "other", "sad": "sad", "scared": "fearful"},
-})
+}
+
+
+def _raw_label_tables() -> dict[str, dict[str, str]]:
+    """Corpus-specific codes, built from the recipes' own tables (the single source of truth)
+    plus :data:`_EXTRA_RAW_LABELS`. Only valid with the corpus named: ``"A"`` is angry in
+    MSP-Podcast and fear ("Angst") in EmoDB."""
+    tables: dict[str, dict[str, str]] = {}
+    for corpus, mapping in RAW_LABEL_MAPS.items():
+        key = corpus_key(corpus)
+        assert key is not None
+        tables.setdefault(key, {}).update({raw.casefold(): label for raw, label in mapping.items()})
+    for key, mapping in _EXTRA_RAW_LABELS.items():
+        tables.setdefault(key, {}).update(mapping)
+    return tables
+
 
 # Spellings of corpus names seen in manifests -> key of RAW_LABELS.
 _CORPUS_ALIASES = {"koreanemotiontts": "korean", "emotiontts": "korean", "crema": "cremad",
@@ -100,6 +90,9 @@ def corpus_key(corpus: str | None) -> str | None:
         return None
     key = re.sub(r"[^0-9a-z]", "", corpus.casefold())
     return _CORPUS_ALIASES.get(key, key)
+
+
+RAW_LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(_raw_label_tables())
 
 
 def normalize_label(label: str, corpus: str | None = None) -> str:
