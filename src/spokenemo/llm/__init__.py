@@ -1,1 +1,15 @@
-"""LLM backends: one small interface, several implementations."""
+"""LLM backends: one small interface, several implementations.
+
+>>> from spokenemo.llm import get_backend
+>>> llm = get_backend("embedded")                       # SmolLM2-135M-Instruct, offline
+>>> llm.chat([{"role": "user", "content": "Hi"}], max_tokens=20).text
+
+Kinds: ``embedded``, ``transformers``, ``openai`` (any OpenAI-compatible HTTP server: DeepSeek,
+vLLM, llama.cpp, Ollama) and ``llamacpp`` (in-process, when llama-cpp-python is installed).
+Heavy libraries (torch, transformers, llama_cpp) are imported only when a backend is built.
+"""
+
+from .base import ChatResult, LLMBackend, Message, Messages, split_reasoning
+from .factory import BACKEND_KINDS, get_backend
+
+__all__ = ["BACKEND_KINDS", "ChatResult", "LLMBackend", "Message", "Messages", "get_backend", "split_reasoning"]

@@ -1,0 +1,18 @@
+"""Experiments: run student variants and baselines on the same folds and report them.
+
+>>> from spokenemo.experiment import load_config, run_experiment, RunOptions
+>>> result = run_experiment("configs/ravdess-4class.yaml", "runs/ravdess",
+...                         RunOptions(systems=["cue-lr", "egemaps-svm", "majority"]))  # doctest: +SKIP
+
+See :mod:`.config` for the YAML layout, :mod:`.systems` for the systems, :mod:`.runner` for the
+output folder and resuming, :mod:`.report` for results.json and report.md.
+"""
+
+from .baselines import fit_predict, make_baseline, speaker_zscore
+from .config import ExperimentConfig, config_from_dict, load_config, resolve_path
+from .runner import ExperimentResult, RunOptions, Runner, SystemResult, run_experiment
+from .systems import PRESETS, SystemSpec, ablation_systems, resolve_system
+
+__all__ = ["PRESETS", "ExperimentConfig", "ExperimentResult", "RunOptions", "Runner", "SystemResult", "SystemSpec",
+           "ablation_systems", "config_from_dict", "fit_predict", "load_config", "make_baseline", "resolve_path",
+           "resolve_system", "run_experiment", "speaker_zscore"]

@@ -1,0 +1,142 @@
+"""From a config to utterances and folds: run the corpus recipes, apply a label set, build folds."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..corpora import prepare
+from ..corpora.manifest import Utterance
+from ..errors import ConfigError, CorpusLayoutError
+from ..protocols import Fold, LabelledUtterances, apply_label_set, build_folds, get_label_set
+from ..protocols.folds import normalize_split
+from .config import ExperimentConfig, resolve_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """One label set of an experiment: its utterances and folds.
+
+    Attributes
+    ----------
+    name : str
+        The label set's name (``"4class"``, ``"meld7"``).
+    labels : list of str
+        Class order.
+    utterances : LabelledUtterances
+        The utterances kept by the label set (``label`` = class).
+    folds : list of Fold
+    """
+
+    name: str
+    labels: list[str]
+    utterances: LabelledUtterances
+    folds: list[Fold]
+
+    def by_key(self) -> dict[str, Utterance]:
+        return {u.key: u for u in self.utterances}
+
+
+def corpus_roots(cfg: ExperimentConfig, config_path: str | Path | None,
+                 overrides: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Resolved root of every corpus of ``cfg`` (``overrides`` maps corpus name -> root)."""
+    overrides = dict(overrides or {})
+    from ..corpora import get_recipe
+
+    over = {get_recipe(k).name: v for k, v in overrides.items()}
+    unknown = sorted(set(over) - {c.name for c in cfg.corpora})
+    if unknown:
+        raise ConfigError(f"--root given for {unknown}, which the config does not use",
+                          hint="corpora of this config: " + ", ".join(c.name for c in cfg.corpora))
+    return {c.name: (Path(over[c.name]).expanduser().resolve() if c.name in over
+                     else resolve_path(c.root, config_path)) for c in cfg.corpora}
+
+
+def load_utterances(cfg: ExperimentConfig, config_path: str | Path | None = None,
+                    overrides: Mapping[str, str] | None = None) -> list[Utterance]:
+    """Run every corpus recipe of ``cfg`` and apply its ``speakers``/``splits`` filters.
+
+    Raises
+    ------
+    ConfigError
+        A corpus root does not exist (the message names the corpus, the path, and ``--root``).
+    CorpusLayoutError
+        A root exists but does not hold the release the recipe expects.
+    """
+    roots = corpus_roots(cfg, config_path, overrides)
+    out: list[Utterance] = []
+    for c in cfg.corpora:
+        root = roots[c.name]
+        if not root.exists():
+            where = f" (config {config_path})" if config_path else ""
+            raise ConfigError(f"corpus {c.name!r}: root {root} does not exist{where}",
+                              hint=f"set corpora[].root in the config or pass --root {c.name}=/path/to/{c.name}")
+        utts = prepare(c.name, root, **c.options)
+        if c.speakers is not None:
+            wanted = set(c.speakers)
+            found = {str(u.speaker) for u in utts}
+            missing = sorted(wanted - found)
+            if missing:
+                raise CorpusLayoutError(f"corpus {c.name!r}: speakers {missing} not found under {root}",
+                                        hint=f"speakers present: {', '.join(sorted(found)[:30])}")
+            utts = [u for u in utts if str(u.speaker) in wanted]
+        if c.splits is not None:
+            wanted_splits = {normalize_split(s) for s in c.splits}
+            utts = [u for u in utts if normalize_split(u.split) in wanted_splits]
+        if not utts:
+            raise CorpusLayoutError(f"corpus {c.name!r}: no utterances under {root} after filtering")
+        log.info("corpus %s: %d utterances from %s", c.name, len(utts), root)
+        out.extend(utts)
+    return out
+
+
+def build_task(cfg: ExperimentConfig, utterances: Sequence[Utterance], label_set: str,
+               only_folds: Sequence[str] | None = None) -> Task:
+    """Apply ``label_set`` and build the protocol's folds (optionally only the named ones)."""
+    lset = get_label_set(label_set)
+    labelled = apply_label_set(utterances, lset)
+    p = cfg.protocol
+    folds = build_folds(labelled, p.name, label_set=None, k=p.k, groups=p.groups, n_valid=p.n_valid,
+                        train_corpora=p.train_corpora, test_corpora=p.test_corpora,
+                        valid_corpora=p.valid_corpora, test_by_speaker=p.test_by_speaker,
+                        test_split=p.test_split, seed=p.seed)
+    if only_folds:
+        names = [f.name for f in folds]
+        missing = [n for n in only_folds if n not in names]
+        if missing:
+            raise ConfigError(f"--folds {', '.join(missing)}: no such fold", hint="folds: " + ", ".join(names))
+        folds = [f for f in folds if f.name in set(only_folds)]
+    return Task(name=lset.name, labels=list(lset.names), utterances=labelled, folds=folds)
+
+
+def speaker_of(u: Utterance) -> str:
+    """Speaker identity across corpora (``corpus/speaker``; the key when the speaker is unknown)."""
+    return f"{u.corpus}/{u.speaker}" if u.speaker else f"{u.corpus}/?{u.key}"
+
+
+def stratified_subset(utterances: Sequence[Utterance], limit: int | None, seed: int) -> list[Utterance]:
+    """At most ``limit`` utterances, classes kept in proportion, chosen by a seeded hash.
+
+    Deterministic and independent of input order; ``None`` (or a limit >= the size) keeps all,
+    in input order.
+    """
+    if limit is None or limit >= len(utterances):
+        return list(utterances)
+    by_class: dict[str, list[Utterance]] = {}
+    for u in utterances:
+        by_class.setdefault(str(u.label), []).append(u)
+    total = len(utterances)
+    quota = {c: max(1, int(round(limit * len(m) / total))) for c, m in by_class.items()}
+    while sum(quota.values()) > limit:  # rounding (and the floor of 1) can overshoot
+        biggest = max(quota, key=lambda c: (quota[c], c))
+        quota[biggest] -= 1
+    keep: set[str] = set()
+    for c, members in by_class.items():
+        ranked = sorted(members, key=lambda u: hashlib.sha256(f"{seed}:{u.key}".encode()).hexdigest())
+        keep.update(u.key for u in ranked[:quota[c]])
+    return [u for u in utterances if u.key in keep]

@@ -1,0 +1,231 @@
+"""Outputs of an experiment: results.json, report.md and confusion-matrix PNGs.
+
+report.md follows the paper's layout: one table per task with the student rows first and the
+baselines under them (UA, WA, macro-F1, weighted-F1 as mean ± std over folds, in percent), then
+the per-fold values of each metric, then -- when the ablation systems ran -- Table 1 (ablations)
+and Table 4 (n sweep) with the paper's IEMOCAP numbers beside ours when the config asks for that
+comparison. Every table has a caption naming the protocol, the classes, the fold count and the
+data, and every student row carries its (possibly reduced) training settings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..evaluate import plot_confusion
+from ..fileio import atomic_write
+from .runner import ExperimentResult, SystemResult, _safe
+from .systems import N_SWEEP
+
+METRIC_NAMES = {"ua": "UA", "wa": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
+
+#: The paper's IEMOCAP UA (5-fold leave-one-session-out, 4 classes), by our system names.
+PAPER_IEMOCAP_UA: dict[str, float] = {
+    "aecotd": 72.21, "aecotd-no-cot": 70.84, "aecotd-no-cot-no-fine": 68.78, "aecotd-text-only": 65.39,
+    "aecotd-no-emotion-loss": 64.13, "aecotd-no-cot-n1": 68.78, "aecotd-no-cot-n3": 69.59,
+    "aecotd-no-cot-n5": 70.00, "aecotd-no-cot-n7": 70.84, "aecotd-no-cot-n9": 70.51,
+}
+#: The paper's MELD out-of-domain WA (trained on IEMOCAP, MELD 4-class test).
+PAPER_MELD_WA: dict[str, float] = {"aecotd": 54.59}
+
+
+def _pct(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * x:.1f}"
+
+
+def _settings_text(r: SystemResult) -> str:
+    if not r.system.is_student:
+        return "baseline (deterministic)"
+    s = r.settings
+    bits = [f"seed {r.seed}"]
+    bits.append(f"epochs {s.get('epochs') if s.get('epochs') is not None else 'default'}")
+    if s.get("max_train_utterances"):
+        bits.append(f"≤{s['max_train_utterances']} train utts/fold")
+    n = r.system.options.get("n_segments")
+    if n:
+        bits.append(f"n={n}")
+    for k, v in sorted((s.get("overrides") or {}).items()):
+        bits.append(f"{k}={v}")
+    return ", ".join(bits)
+
+
+def _data_text(result: ExperimentResult, task_name: str) -> str:
+    task = result.tasks[task_name]
+    per_corpus = Counter(str(u.corpus) for u in task.utterances)
+    speakers = {(u.corpus, u.speaker) for u in task.utterances if u.speaker}
+    corpora = ", ".join(f"{c} ({n})" for c, n in sorted(per_corpus.items()))
+    note = f"; {result.config.data_note}" if result.config.data_note else ""
+    return f"{corpora}; {len(task.utterances)} utterances, {len(speakers)} speakers{note}"
+
+
+def caption(result: ExperimentResult, task_name: str, what: str) -> str:
+    """``Table: <what>. Protocol ..., classes ..., k folds, data ...`` for one task."""
+    task = result.tasks[task_name]
+    protocol = task.folds[0].protocol if task.folds else result.config.protocol.name
+    indep = all(f.speaker_independent for f in task.folds)
+    limit = result.meta.get("options", {}).get("test_limit")
+    extra = f" Test parts subsampled to ≤{limit} utterances per fold (stratified)." if limit else ""
+    dep = "" if indep else " Speakers are shared between train and test (official split)."
+    return (f"*{what}. Protocol: {protocol}, {len(task.folds)} fold{'s' if len(task.folds) != 1 else ''}; "
+            f"classes ({len(task.labels)}): {', '.join(task.labels)}; data: {_data_text(result, task_name)}. "
+            f"Mean ± std over folds (population std), percent.{dep}{extra}*")
+
+
+def _rows(result: ExperimentResult, task_name: str) -> list[SystemResult]:
+    rows = result.results[task_name]
+    return [r for r in rows if r.system.is_student] + [r for r in rows if not r.system.is_student]
+
+
+def _main_table(result: ExperimentResult, task_name: str) -> list[str]:
+    lines = [caption(result, task_name, f"{result.config.name}, {task_name}"), "",
+             "| system | " + " | ".join(METRIC_NAMES.values()) + " | settings |",
+             "|---|" + "---|" * (len(METRIC_NAMES) + 1)]
+    for r in _rows(result, task_name):
+        if r.aggregate is None:
+            lines.append(f"| {r.system.label} | " + " | ".join("–" for _ in METRIC_NAMES)
+                         + f" | {r.status}: {r.note} |")
+            continue
+        cells = [f"{100 * r.aggregate.mean[m]:.1f} ± {100 * r.aggregate.std[m]:.1f}" for m in METRIC_NAMES]
+        note = _settings_text(r) + (f"; {r.status}: {r.note}" if r.status != "done" else "")
+        lines.append(f"| {r.system.label} | " + " | ".join(cells) + f" | {note} |")
+    return lines
+
+
+def _per_fold_tables(result: ExperimentResult, task_name: str) -> list[str]:
+    task = result.tasks[task_name]
+    folds = [f.name for f in task.folds]
+    lines: list[str] = []
+    for metric, title in METRIC_NAMES.items():
+        lines += ["", caption(result, task_name, f"{title} per fold"), "",
+                  "| system | " + " | ".join(folds) + " | mean ± std |", "|---|" + "---|" * (len(folds) + 1)]
+        for r in _rows(result, task_name):
+            if r.aggregate is None:
+                continue
+            by_fold = {rec["fold"]: rec["metrics"][metric] for rec in r.folds}
+            cells = [_pct(by_fold.get(f)) for f in folds]
+            lines.append(f"| {r.system.label} | " + " | ".join(cells)
+                         + f" | {r.aggregate.summary(metric)} |")
+    return lines
+
+
+def _paper_tables(result: ExperimentResult, task_name: str) -> list[str]:
+    ref = result.config.paper_reference
+    rows = {r.system.name: r for r in result.results[task_name] if r.aggregate is not None}
+    metric = "ua" if ref == "iemocap-ua" else "wa"
+    paper = PAPER_IEMOCAP_UA if ref == "iemocap-ua" else PAPER_MELD_WA if ref == "meld-ood-wa" else {}
+    head = f"paper ({'IEMOCAP UA' if ref == 'iemocap-ua' else 'MELD WA'})" if ref else None
+    lines: list[str] = []
+    table1 = ["aecotd", "aecotd-no-cot", "aecotd-no-cot-no-fine", "aecotd-text-only", "aecotd-no-emotion-loss"]
+    sweep = [(n, "aecotd-no-cot" if f"aecotd-no-cot-n{n}" not in rows else f"aecotd-no-cot-n{n}")
+             for n in N_SWEEP]
+    if sum(name in rows for name in table1) >= 2:
+        lines += ["", "### Ablations (paper Table 1)", "", caption(result, task_name, f"Ablations, {METRIC_NAMES[metric]}"),
+                  "", "| system | ours " + METRIC_NAMES[metric] + (f" | {head}" if head else "") + " | settings |",
+                  "|---|---|" + ("---|" if head else "") + "---|"]
+        for name in table1:
+            if name in rows:
+                r = rows[name]
+                paper_cell = f" | {paper.get(name, '–')}" if head else ""
+                lines.append(f"| {r.system.label} | {r.aggregate.summary(metric)}{paper_cell} | {_settings_text(r)} |")
+    present = [(n, rows[name]) for n, name in sweep if name in rows
+               and (rows[name].system.options.get("n_segments") or result.config.cues.n_segments) == n]
+    if len(present) >= 2:
+        lines += ["", "### Fine-cue segments n, without CoT (paper Table 4)", "",
+                  caption(result, task_name, f"n sweep, {METRIC_NAMES[metric]}"), "",
+                  "| n | ours " + METRIC_NAMES[metric] + (f" | {head}" if head else "") + " | settings |",
+                  "|---|---|" + ("---|" if head else "") + "---|"]
+        for n, r in present:
+            paper_cell = f" | {paper.get(f'aecotd-no-cot-n{n}', '–')}" if head else ""
+            lines.append(f"| {n} | {r.aggregate.summary(metric)}{paper_cell} | {_settings_text(r)} |")
+    return lines
+
+
+def render_report(result: ExperimentResult) -> str:
+    """The Markdown report of an experiment."""
+    cfg, meta = result.config, result.meta
+    lines = [f"# Experiment: {cfg.name}", ""]
+    if cfg.description:
+        lines += [cfg.description.strip(), ""]
+    lines += [f"- config: `{meta.get('config_path')}` (hash `{meta['config_hash']}`)",
+              f"- seeds: {meta['seeds']}; primary metric: {METRIC_NAMES[cfg.metric]}",
+              f"- run time: {meta['wall_seconds']} s (this invocation; finished folds are reused)",
+              "- packages: " + ", ".join(f"{k} {v}" for k, v in meta["package_versions"].items()), ""]
+    for task_name in result.tasks:
+        lines += [f"## {task_name}", ""]
+        lines += _main_table(result, task_name)
+        lines += _paper_tables(result, task_name)
+        lines += _per_fold_tables(result, task_name)
+        skipped = [r for r in result.results[task_name] if r.status != "done"]
+        if skipped:
+            lines += ["", "Notes:"] + [f"- {r.system.label}: {r.status} — {r.note}" for r in skipped]
+        pngs = [f"confusion/{_safe(task_name)}/{_safe(r.system.name)}-seed{r.seed}.png"
+                for r in _rows(result, task_name) if r.aggregate is not None]
+        if pngs:
+            lines += ["", "Confusion matrices (pooled over folds): " + ", ".join(f"[{p}]({p})" for p in pngs)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def results_json(result: ExperimentResult) -> dict[str, Any]:
+    """The content of results.json: every fold, every metric, and what produced them."""
+    cfg = result.config
+    tasks = []
+    for name, task in result.tasks.items():
+        systems = []
+        for r in result.results[name]:
+            agg = r.aggregate
+            systems.append({
+                **r.system.to_json(), "seed": r.seed, "status": r.status, "note": r.note, "settings": r.settings,
+                "mean": agg.to_dict()["mean"] if agg else None, "std": agg.to_dict()["std"] if agg else None,
+                "recall_mean": agg.to_dict()["recall_mean"] if agg else None,
+                "pooled": agg.pooled.to_dict() if agg else None,
+                "per_fold": [{k: v for k, v in rec.items() if k not in ("predictions", "system")} for rec in r.folds],
+            })
+        tasks.append({
+            "label_set": name, "classes": task.labels, "protocol": task.folds[0].protocol if task.folds else None,
+            "n_folds": len(task.folds), "speaker_independent": all(f.speaker_independent for f in task.folds),
+            "n_utterances": len(task.utterances),
+            "class_counts": task.utterances.counts(),
+            "corpora": dict(Counter(str(u.corpus) for u in task.utterances)),
+            "folds": [{"name": f.name, "n_train": len(f.train), "n_valid": len(f.valid), "n_test": len(f.test),
+                       "info": dict(f.info)} for f in task.folds],
+            "systems": systems,
+        })
+    return {"experiment": cfg.name, "description": cfg.description, "config_hash": meta_hash(result),
+            "protocol": cfg.protocol.name, "metric": cfg.metric, "seeds": result.meta["seeds"],
+            "config": cfg.model_dump(mode="json"), "meta": result.meta, "tasks": tasks}
+
+
+def meta_hash(result: ExperimentResult) -> str:
+    return str(result.meta["config_hash"])
+
+
+def write_outputs(result: ExperimentResult) -> dict[str, Path]:
+    """Write results.json, report.md and one pooled confusion PNG per system and task."""
+    out = result.out_dir
+    paths: dict[str, Path] = {}
+    for task_name, task in result.tasks.items():
+        for r in result.results[task_name]:
+            if r.aggregate is None:
+                continue
+            png = out / "confusion" / _safe(task_name) / f"{_safe(r.system.name)}-seed{r.seed}.png"
+            pooled = r.aggregate.pooled
+            title = (f"{result.config.name} {task_name}: {r.system.name}\n"
+                     f"{task.folds[0].protocol}, pooled over {len(r.folds)} folds, "
+                     f"{METRIC_NAMES[result.config.metric]} {r.aggregate.summary(result.config.metric)}")
+            plot_confusion(pooled.confusion, pooled.labels, png, title=title, invalid=pooled.invalid)
+            paths[f"{task_name}/{r.system.name}/{r.seed}"] = png
+    with atomic_write(out / "results.json") as fh:
+        json.dump(results_json(result), fh, ensure_ascii=False, indent=1, default=str)
+        fh.write("\n")
+    with atomic_write(out / "report.md") as fh:
+        fh.write(render_report(result))
+    paths["results"] = out / "results.json"
+    paths["report"] = out / "report.md"
+    return paths
