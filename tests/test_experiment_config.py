@@ -114,8 +114,8 @@ def test_ablation_set_matches_the_paper():
     assert names == ["aecotd-no-cot", "aecotd-no-cot-no-fine", "aecotd-text-only", "aecotd-no-emotion-loss",
                      "aecotd-no-cot-n1", "aecotd-no-cot-n3", "aecotd-no-cot-n5", "aecotd-no-cot-n9"]
     text_only = resolve_system("aecotd-text-only")
-    assert dict(text_only.options) == {"cot": False, "coarse": False, "fine": False, "text": True,
-                                       "emotion_loss": True, "n_segments": None}
+    assert dict(text_only.options) == {"cot": False, "coarse": False, "fine": False, "emotion_loss": True,
+                                       "n_segments": None}
     assert resolve_system("aecotd-no-emotion-loss").options["cot"] is True
     assert resolve_system("aecotd-no-cot-n11").options["n_segments"] == 11
     cfg = config_from_dict(MINIMAL)

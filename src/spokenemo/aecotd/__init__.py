@@ -1,0 +1,48 @@
+"""AECoTD student: distil a teacher's chain of thought into a small LLM that reads cues.
+
+The public API (heavy modules load only when a name is first used, so importing this package
+stays cheap)::
+
+    from spokenemo.aecotd import load_config, train, load_student, predict, predict_manifest, explain
+
+    cfg = load_config("configs/aecotd-cpu.yaml", overrides=["data.fold=fold1"])
+    model_dir = train(cfg, "runs/ravdess-fold1")
+    student = load_student(model_dir)
+    result = predict_manifest(student, "manifest.jsonl", folds="folds/", fold="fold1", out="preds.jsonl")
+    print(explain(student, "clip.wav").explanation)
+
+Modules: :mod:`~spokenemo.aecotd.config` (YAML config), :mod:`~spokenemo.aecotd.data`
+(training items), :mod:`~spokenemo.aecotd.tokens` and :mod:`~spokenemo.aecotd.dataset`
+(token layout and weights), :mod:`~spokenemo.aecotd.loss` (Eq. 5-6),
+:mod:`~spokenemo.aecotd.trainer` and :mod:`~spokenemo.aecotd.training` (training),
+:mod:`~spokenemo.aecotd.scoring` (one-pass label scoring, generation),
+:mod:`~spokenemo.aecotd.prediction`, :mod:`~spokenemo.aecotd.inference`,
+:mod:`~spokenemo.aecotd.explanation` (using a student), :mod:`~spokenemo.aecotd.model_dir`
+(what a trained student folder holds), :mod:`~spokenemo.aecotd.tiny` (tiny test models).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "StudentConfig": "config", "load_config": "config", "config_from_dict": "config",
+    "TrainingData": "data", "build_training_data": "data",
+    "StudentInput": "inputs",
+    "weighted_cross_entropy": "loss",
+    "train": "training",
+    "Student": "prediction", "Prediction": "prediction", "load_student": "prediction", "predict": "prediction",
+    "ManifestPrediction": "inference", "predict_manifest": "inference",
+    "Explanation": "explanation", "explain": "explanation",
+    "StudentInfo": "model_dir", "read_info": "model_dir",
+    "make_tiny_model_dir": "tiny",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,11 +97,21 @@ class TargetSection(_Section):
 
 
 class CuesSection(_Section):
-    """Which cues the prompt shows (ablations: no fine cues, no coarse cues, n segments)."""
+    """Which cues the prompt shows (ablations: no fine cues, no coarse cues, n segments).
+
+    Rendered by :func:`spokenemo.cues.render_cue_text`. ``n_segments`` must be one of the
+    segment counts the cue table was extracted with. ``extended`` adds the extended cue set
+    (ours; the table must have it). ``speaker_relative`` words the coarse cues against each
+    speaker's own medians instead of the training fold's (ours; at inference the medians of a
+    new speaker come from that speaker's unlabelled test utterances).
+    """
 
     coarse: bool = True
     fine: bool = True
+    extended: bool = False
     n_segments: int = Field(7, ge=1)
+    decimals: int = Field(2, ge=0, le=6)
+    speaker_relative: bool = False
 
 
 class PromptSection(_Section):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,48 +43,61 @@ class StudentInput:
 
 
 # --- prompt templates -------------------------------------------------------------------------
-class _PlaceholderTemplate:
-    """Private stand-in for the student template until spokenemo.prompts exists."""
+#: The only target layout the student code implements (label first, so it can be scored).
+STUDENT_TARGET = "{label}<think>{reasoning}</think>"
 
-    name = "student"
-    version = "placeholder-1"
-    system = "You are an expert in speech emotion recognition."
-    user = ("Transcript: {transcript}\n{cues}\n"
-            "Which emotion does the speaker express? Answer with the emotion first, then explain.")
 
-    @property
-    def text(self) -> str:
-        return json.dumps({"system": self.system, "user": self.user})
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
-    def render(self, *, transcript: str, cues: str) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self.user.format(transcript=transcript, cues=cues).replace("\n\n", "\n")}]
+def _check_student(template: Any) -> Any:
+    if template.kind != "student":
+        raise ConfigError(f"prompt template {template.name!r} is a {template.kind} template",
+                          hint="the student needs a template of kind: student (e.g. 'student')")
+    if template.target != STUDENT_TARGET:
+        raise ConfigError(f"prompt template {template.name!r}: target {template.target!r} is not supported",
+                          hint=f"the student's target must be {STUDENT_TARGET!r}")
+    return template
 
 
 def load_prompt_template(name: str = "student") -> Any:
-    """The student prompt template ``name``."""
-    if name != "student":
-        raise ConfigError(f"unknown student prompt template {name!r}", hint="use 'student'")
-    return _PlaceholderTemplate()
+    """The student prompt template: a shipped name or a YAML path (:func:`spokenemo.prompts.load_template`)."""
+    from ..prompts import load_template
+
+    return _check_student(load_template(name))
+
+
+def render_prompt_messages(template: Any, transcript: str, cue_text: str, labels: Sequence[str]) -> list[dict[str, str]]:
+    """Chat messages of one student prompt (never the label of the utterance)."""
+    return template.render(transcript=transcript, cues=cue_text, labels=list(labels))
 
 
 def template_record(template: Any) -> dict[str, Any]:
-    """JSON record of a template (stored in the model directory)."""
-    return {"name": template.name, "version": template.version, "sha256": template.sha256, "text": template.text}
+    """JSON record of a template, with its full text, stored in the model directory."""
+    text = _template_text(template)
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != template.sha256:
+        raise ConfigError(f"prompt template {template.name!r}: its file changed while training ran",
+                          hint="train again")
+    return {"name": template.name, "version": template.version, "sha256": template.sha256,
+            "source": template.source, "text": text}
+
+
+def _template_text(template: Any) -> str:
+    from importlib import resources
+
+    source = Path(template.source)
+    if source.is_file():
+        return source.read_text(encoding="utf-8")
+    resource = resources.files("spokenemo.prompts") / f"{template.name}.yaml"
+    return resource.read_text(encoding="utf-8")
 
 
 def template_from_record(record: dict[str, Any]) -> Any:
-    """The template a model was trained with, from its record."""
-    template = load_prompt_template(record.get("name", "student"))
+    """The template a model was trained with, rebuilt from the text saved with it."""
+    from ..prompts import parse_template
+
+    template = parse_template(record["text"], f"{record.get('name', 'student')} (saved with the model)")
     if template.sha256 != record.get("sha256"):
-        raise ConfigError(f"the prompt template {record.get('name')!r} changed since the model was trained "
-                          f"(sha256 {record.get('sha256', '')[:12]} -> {template.sha256[:12]})",
-                          hint="retrain the student with this version of spokenemo")
-    return template
+        raise ConfigError("the prompt template saved with the model does not match its recorded sha256",
+                          hint="the model directory was edited; retrain or restore prompt.json")
+    return _check_student(template)
 
 
 # --- teacher cache ----------------------------------------------------------------------------

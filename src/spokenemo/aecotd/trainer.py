@@ -172,7 +172,7 @@ def fit(model: Any, examples: Sequence[Example], cfg: StudentConfig, work_dir: s
             loss = weighted_cross_entropy(out.logits, ids, batch["weights"].to(device),
                                           normalize=cfg.loss.normalize)
             (loss / len(groups)).backward()
-            step_loss += float(loss) / len(groups)
+            step_loss += loss.item() / len(groups)
             step_label += float(token_nll(out.logits.detach(), ids, batch["label_mask"].to(device))) / len(groups)
             tokens += int(batch["attention_mask"].sum())
         if cfg.optim.max_grad_norm is not None:

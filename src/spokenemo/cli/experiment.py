@@ -69,7 +69,8 @@ def experiment_command(config: Path, output: Path, ablations: bool, systems: tup
     console = Console(highlight=False)
     for task_name, rows in result.results.items():
         task = result.tasks[task_name]
-        table = Table(title=f"{cfg.name} · {task_name} · {task.folds[0].protocol} · {len(task.folds)} folds "
+        n_folds = f"{len(task.folds)} fold" + ("s" if len(task.folds) != 1 else "")
+        table = Table(title=f"{cfg.name} · {task_name} · {task.folds[0].protocol} · {n_folds} "
                             f"· {len(task.utterances)} utterances")
         for col in ("system", "UA", "WA", "macro-F1", "weighted-F1", "status"):
             table.add_column(col)

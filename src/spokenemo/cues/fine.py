@@ -6,7 +6,8 @@ cumulative sums (no loop over frames, no second STFT).
 - **Frames of a span** (segment or window) ``[a, b)`` in samples: the frames whose centre
   ``t * hop`` lies in it. A segment that holds no frame centre (an utterance with fewer frames
   than segments) takes the one frame nearest to its middle, so there are always exactly n values.
-  The last segment also takes the final frame (centred on the last sample boundary).
+  The last segment (and a window that ends with the signal) also takes the final frame, centred
+  on the end of the signal.
 - **Segment mean pitch**: mean of the voiced frames' pitch (Hz); no voiced frame -> no value.
 - **Segment mean intensity**: mean of the frame levels in dB (or the level of the mean energy,
   ``intensity_mean="energy"``).
@@ -129,6 +130,63 @@ def normalise(values: np.ndarray, bounds: np.ndarray, silent: np.ndarray, eps: f
     return np.where(silent, 0.0, out)
 
 
+@dataclass(frozen=True)
+class FineDetails:
+    """The numbers behind the fine cues of one segment count (for plots and checks).
+
+    Attributes
+    ----------
+    pitch_means, intensity_means : np.ndarray
+        Raw segment means (Hz, NaN without voiced frame; dB).
+    silent : np.ndarray of bool
+        Silent segments.
+    pitch_bounds, intensity_bounds : tuple of float
+        ``(F_min, F_max)`` from the windows (NaN when no window has a value).
+    cues : FineCues
+        The normalised values.
+    """
+
+    pitch_means: np.ndarray
+    intensity_means: np.ndarray
+    silent: np.ndarray
+    pitch_bounds: tuple[float, float]
+    intensity_bounds: tuple[float, float]
+    cues: FineCues
+
+
+def _bounds(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (float("nan"), float("nan"))
+
+
+def fine_details(tracks: FrameTracks, config: CueExtractionConfig | None = None) -> dict[int, FineDetails]:
+    """Fine cues with their raw means and bounds, for every count in ``config.n_segments``."""
+    cfg = config or CueExtractionConfig()
+    means = _SpanMeans(tracks, cfg.intensity_mean)
+    hop, n_frames, n_samples = tracks.hop_length, tracks.n_frames, tracks.n_samples
+
+    w0, w1 = window_spans(n_samples, round(cfg.window_s * tracks.sr), round(cfg.step_s * tracks.sr))
+    wf0, wf1 = span_frames(w0, w1, hop, n_frames, last_gets_final=bool(w1[-1] >= n_samples))
+    win_pitch, win_level = means.pitch(wf0, wf1), means.intensity(wf0, wf1)
+    if cfg.bounds_skip_silent_windows:
+        quiet = win_level <= tracks.silence_db
+        if not quiet.all():
+            win_pitch, win_level = np.where(quiet, np.nan, win_pitch), np.where(quiet, np.nan, win_level)
+
+    out: dict[int, FineDetails] = {}
+    for n in cfg.n_segments:
+        s0, s1 = segment_spans(n_samples, n)
+        f0, f1 = span_frames(s0, s1, hop, n_frames, last_gets_final=True)
+        seg_pitch, seg_level = means.pitch(f0, f1), means.intensity(f0, f1)
+        silent = seg_level <= tracks.silence_db
+        pitch = normalise(seg_pitch, win_pitch, silent, cfg.pitch_flat_eps_hz)
+        level = normalise(seg_level, win_level, silent, cfg.intensity_flat_eps_db)
+        cues = FineCues(pitch=tuple(float(v) for v in pitch), intensity=tuple(float(v) for v in level))
+        out[n] = FineDetails(pitch_means=seg_pitch, intensity_means=seg_level, silent=silent,
+                             pitch_bounds=_bounds(win_pitch), intensity_bounds=_bounds(win_level), cues=cues)
+    return out
+
+
 def fine_cues(tracks: FrameTracks, config: CueExtractionConfig | None = None) -> dict[int, FineCues]:
     """Fine cues for every segment count in ``config.n_segments``.
 
@@ -137,25 +195,4 @@ def fine_cues(tracks: FrameTracks, config: CueExtractionConfig | None = None) ->
     dict
         ``{n: FineCues}``.
     """
-    cfg = config or CueExtractionConfig()
-    means = _SpanMeans(tracks, cfg.intensity_mean)
-    hop, n_frames, n_samples = tracks.hop_length, tracks.n_frames, tracks.n_samples
-
-    w0, w1 = window_spans(n_samples, round(cfg.window_s * tracks.sr), round(cfg.step_s * tracks.sr))
-    wf0, wf1 = span_frames(w0, w1, hop, n_frames)
-    win_pitch, win_level = means.pitch(wf0, wf1), means.intensity(wf0, wf1)
-    if cfg.bounds_skip_silent_windows:
-        quiet = win_level <= tracks.silence_db
-        if not quiet.all():
-            win_pitch, win_level = np.where(quiet, np.nan, win_pitch), np.where(quiet, np.nan, win_level)
-
-    out: dict[int, FineCues] = {}
-    for n in cfg.n_segments:
-        s0, s1 = segment_spans(n_samples, n)
-        f0, f1 = span_frames(s0, s1, hop, n_frames, last_gets_final=True)
-        seg_level = means.intensity(f0, f1)
-        silent = seg_level <= tracks.silence_db
-        pitch = normalise(means.pitch(f0, f1), win_pitch, silent, cfg.pitch_flat_eps_hz)
-        level = normalise(seg_level, win_level, silent, cfg.intensity_flat_eps_db)
-        out[n] = FineCues(pitch=tuple(float(v) for v in pitch), intensity=tuple(float(v) for v in level))
-    return out
+    return {n: d.cues for n, d in fine_details(tracks, config).items()}

@@ -4,7 +4,8 @@ Every cue (coarse, fine, extended) is a function of these tracks; segments and s
 are slices of them, so one utterance costs one STFT.
 
 Frame grid: frame ``t`` is centred on sample ``t * hop_length`` (``center=True`` with zero
-padding, as ``librosa.stft``/``librosa.feature.rms``), ``n_frames = 1 + n_samples // hop_length``.
+padding, as ``librosa.stft``/``librosa.feature.rms``), ``n_frames = 1 + n_samples // hop_length``
+(for an even ``n_fft``).
 
 - **Spectrogram**: Hann window of ``n_fft`` samples (periodic, librosa's ``"hann"``), float32
   ``scipy.fft.rfft`` of a strided frame view. Magnitudes are kept only when the extended cues
@@ -23,6 +24,7 @@ padding, as ``librosa.stft``/``librosa.feature.rms``), ``n_frames = 1 + n_sample
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,9 +105,9 @@ def hann_window(n_fft: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
-def frame_count(n_samples: int, hop_length: int) -> int:
-    """Frames of a centred STFT: ``1 + n_samples // hop_length``."""
-    return 1 + n_samples // hop_length
+def frame_count(n_samples: int, hop_length: int, n_fft: int) -> int:
+    """Frames of a centred STFT: ``1 + n_samples // hop_length`` for an even ``n_fft``."""
+    return 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop_length
 
 
 def stft_magnitude(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
@@ -128,9 +130,20 @@ def frame_rms(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     from one cumulative sum of squares instead of a frame matrix.
     """
     n = y.size
-    csum = np.concatenate(([0.0], np.cumsum(np.square(y, dtype=np.float64))))
-    left = np.arange(frame_count(n, hop_length)) * hop_length - n_fft // 2
-    energy = csum[np.clip(left + n_fft, 0, n)] - csum[np.clip(left, 0, n)]
+    half = n_fft // 2
+    # Every frame edge (t*hop -/+ half) is a multiple of g, so sums of g-sample blocks suffice:
+    # the cumulative sum runs over n/g blocks instead of n samples.
+    g = math.gcd(hop_length, half) if n_fft % 2 == 0 else 1
+    n_blocks = -(-n // g)
+    squares = np.zeros(n_blocks * g)
+    np.square(y, out=squares[:n], dtype=np.float64)
+    csum = np.concatenate(([0.0], np.cumsum(squares.reshape(n_blocks, g).sum(axis=1))))
+    left = np.arange(frame_count(n, hop_length, n_fft)) * hop_length - half
+    if g > 1:
+        lo, hi = np.clip(left // g, 0, n_blocks), np.clip((left + n_fft) // g, 0, n_blocks)
+    else:
+        lo, hi = np.clip(left, 0, n), np.clip(left + n_fft, 0, n)
+    energy = csum[hi] - csum[lo]
     return np.sqrt(np.maximum(energy, 0.0) / n_fft)
 
 
@@ -161,7 +174,7 @@ def compute_tracks(y: np.ndarray, config: CueExtractionConfig | None = None, *,
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected a mono 1-D signal, got shape {y.shape}")
-    n_frames = frame_count(y.size, cfg.hop_length)
+    n_frames = frame_count(y.size, cfg.hop_length, cfg.n_fft)
 
     rms = frame_rms(y, cfg.n_fft, cfg.hop_length)
     amin = 10.0 ** (cfg.db_floor / 20.0)

@@ -10,7 +10,7 @@ output folder and resuming, :mod:`.report` for results.json and report.md.
 
 from .baselines import fit_predict, make_baseline, speaker_zscore
 from .config import ExperimentConfig, config_from_dict, load_config, resolve_path
-from .runner import ExperimentResult, RunOptions, Runner, SystemResult, run_experiment
+from .runner import ExperimentResult, Runner, RunOptions, SystemResult, run_experiment
 from .systems import PRESETS, SystemSpec, ablation_systems, resolve_system
 
 __all__ = ["PRESETS", "ExperimentConfig", "ExperimentResult", "RunOptions", "Runner", "SystemResult", "SystemSpec",

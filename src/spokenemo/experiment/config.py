@@ -140,14 +140,19 @@ class StudentConfig(_Strict):
 
     Parameters
     ----------
+    config : str, optional
+        A student training YAML (``configs/aecotd-cpu.yaml``) used as the base; relative paths
+        resolve as corpus roots do.
     epochs : float, optional
-        Training epochs (paper: 10). ``None`` keeps the student module's default.
+        Training epochs (paper: 10). ``None`` keeps the student config's value.
     max_train_utterances : int, optional
         Train on at most this many utterances per fold (a class-stratified, seeded subset).
     overrides : dict
-        Further fields of the student's training config (learning rate, LoRA rank, model, ...).
+        Dotted fields of the student's training config (``optim.lr: 1e-4``, ``model.base: ...``).
+        The system's switches (CoT, cues, loss), the fold's data and the seed are set by the runner.
     """
 
+    config: str | None = None
     epochs: float | None = Field(None, gt=0)
     max_train_utterances: int | None = Field(None, ge=1)
     overrides: dict[str, Any] = Field(default_factory=dict)

@@ -39,6 +39,11 @@ def _pct(x: Any) -> str:
     return f"{100 * x:.1f}"
 
 
+def _cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return " ".join(str(text).replace("|", "/").split())
+
+
 def _settings_text(r: SystemResult) -> str:
     if not r.system.is_student:
         return "baseline (deterministic)"
@@ -89,10 +94,10 @@ def _main_table(result: ExperimentResult, task_name: str) -> list[str]:
     for r in _rows(result, task_name):
         if r.aggregate is None:
             lines.append(f"| {r.system.label} | " + " | ".join("–" for _ in METRIC_NAMES)
-                         + f" | {r.status}: {r.note} |")
+                         + f" | {r.status}: {_cell(r.note)} |")
             continue
         cells = [f"{100 * r.aggregate.mean[m]:.1f} ± {100 * r.aggregate.std[m]:.1f}" for m in METRIC_NAMES]
-        note = _settings_text(r) + (f"; {r.status}: {r.note}" if r.status != "done" else "")
+        note = _cell(_settings_text(r) + (f"; {r.status}: {r.note}" if r.status != "done" else ""))
         lines.append(f"| {r.system.label} | " + " | ".join(cells) + f" | {note} |")
     return lines
 
@@ -146,6 +151,19 @@ def _paper_tables(result: ExperimentResult, task_name: str) -> list[str]:
     return lines
 
 
+def _fold_legend(result: ExperimentResult, task_name: str) -> list[str]:
+    task = result.tasks[task_name]
+    lines = ["", f"Folds of {task_name}:", "", "| fold | train | test | tested on |", "|---|---|---|---|"]
+    for f in task.folds:
+        info = dict(f.info)
+        tested = (info.get("test_speakers") or info.get("test_session") or info.get("test_corpora")
+                  or info.get("test_set") or info.get("test_split") or "")
+        if isinstance(tested, list | tuple):
+            tested = ", ".join(map(str, tested))
+        lines.append(f"| {f.name} | {len(f.train)} | {len(f.test)} | {_cell(tested)} |")
+    return lines
+
+
 def render_report(result: ExperimentResult) -> str:
     """The Markdown report of an experiment."""
     cfg, meta = result.config, result.meta
@@ -161,9 +179,10 @@ def render_report(result: ExperimentResult) -> str:
         lines += _main_table(result, task_name)
         lines += _paper_tables(result, task_name)
         lines += _per_fold_tables(result, task_name)
+        lines += _fold_legend(result, task_name)
         skipped = [r for r in result.results[task_name] if r.status != "done"]
         if skipped:
-            lines += ["", "Notes:"] + [f"- {r.system.label}: {r.status} — {r.note}" for r in skipped]
+            lines += ["", "Notes:"] + [f"- {r.system.label}: {r.status} — {_cell(r.note)}" for r in skipped]
         pngs = [f"confusion/{_safe(task_name)}/{_safe(r.system.name)}-seed{r.seed}.png"
                 for r in _rows(result, task_name) if r.aggregate is not None]
         if pngs:

@@ -40,6 +40,7 @@ from .baselines import fit_predict, speaker_zscore
 from .config import ExperimentConfig, load_config
 from .data import Task, build_task, load_utterances, speaker_of, stratified_subset
 from .features import EgemapsExtractor, FeatureStore, egemaps_available
+from .student import SystemUnavailable
 from .systems import AUDIO_KINDS, SystemSpec
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,12 @@ class FeatureBank:
         self.cfg = cfg
         self._egemaps: EgemapsExtractor | None = None
         self._egemaps_feats: dict[str, dict[str, Any] | None] = {}
-        self._cue_feats: dict[int, dict[str, dict[str, Any] | None]] = {}
+        self._cue_feats: dict[str, dict[str, Any]] = {}
+        self._cues_ready = False
+        #: every utterance of the experiment (all tasks): cue tables are extracted for all at once
+        self.universe: list[Utterance] = []
+        #: segment counts beyond the config's n and Table 4's sweep (systems with other n)
+        self.extra_segments: set[int] = set()
         self.fingerprints: dict[str, str] = {}
 
     def egemaps(self, utts: Sequence[Utterance]) -> np.ndarray:
@@ -166,29 +172,52 @@ class FeatureBank:
             self._egemaps_feats.update(store.compute(missing, self._egemaps, progress=_progress("eGeMAPS")))
         return self._egemaps.matrix(self._egemaps_feats[u.key] for u in utts)
 
-    def cue_extractor(self, n_segments: int) -> Any:
-        from .cuefeatures import CueExtractor
+    def cue_config(self) -> Any:
+        """The :class:`spokenemo.cues.CueExtractionConfig` of this experiment (every n needed)."""
+        from ..cues import CueExtractionConfig
+        from .cuefeatures import segment_counts
 
-        ext = CueExtractor(n_segments, **self.cfg.cues.options)
-        self.fingerprints[f"cues-n{n_segments}"] = ext.fingerprint
-        return ext
+        cues = self.cfg.cues
+        config = CueExtractionConfig.from_options(cues.options, n_segments=segment_counts(
+            cues.n_segments, self.extra_segments), extended=cues.extended)
+        self.fingerprints["cues"] = config.fingerprint()
+        return config
 
-    def cues(self, utts: Sequence[Utterance], n_segments: int) -> dict[str, dict[str, Any] | None]:
-        """Per key: ``{"coarse": {...}, "fine": {"pitch": [...], "intensity": [...]}}`` or None."""
-        have = self._cue_feats.setdefault(n_segments, {})
-        missing = [u for u in utts if u.key not in have]
-        if missing:
-            ext = self.cue_extractor(n_segments)
-            store = FeatureStore(self.folder, f"cues-n{n_segments}", ext.fingerprint)
-            have.update(store.compute(missing, ext, progress=_progress(f"cues n={n_segments}")))
-        return {u.key: have[u.key] for u in utts}
+    def cue_table_path(self) -> Path:
+        """Folder of the experiment's cue table (``cues.parquet``, ``cues.jsonl``, settings, errors)."""
+        return self.folder / f"cues-{self.cue_config().fingerprint()}"
+
+    def cues(self, utts: Sequence[Utterance]) -> dict[str, dict[str, Any] | None]:
+        """Per key: a cue row (:func:`spokenemo.cues.extract_manifest` table row) or None.
+
+        The first call extracts the cues of every utterance of the experiment (:attr:`universe`)
+        into one resumable table (per-file failures recorded in ``cues.errors.jsonl``).
+        """
+        if not self._cues_ready:
+            from ..cues import extract_manifest
+
+            every = {u.key: u for u in [*self.universe, *utts] if u.path}
+            t0 = time.perf_counter()
+            summary = extract_manifest(list(every.values()), self.cue_table_path(), config=self.cue_config(),
+                                       progress=log.isEnabledFor(logging.INFO))
+            if summary.computed:
+                log.info("cues: %d utterances computed, %d reused, %d failed (%.1f s) -> %s", summary.computed,
+                         summary.done - summary.computed, len(summary.errors), time.perf_counter() - t0,
+                         summary.paths.parquet)
+            for e in summary.errors:
+                log.warning("cues: %s failed: %s", e.get("key"), e.get("message"))
+            from ..cues import read_cue_table
+
+            self._cue_feats = {str(r["key"]): r for r in read_cue_table(summary.paths.jsonl)}
+            self._cues_ready = True
+        return {u.key: self._cue_feats.get(u.key) for u in utts}
 
     def cue_matrix(self, utts: Sequence[Utterance], n_segments: int, *, coarse: bool, fine: bool) -> np.ndarray:
         from .cuefeatures import cue_vector
 
-        feats = self.cues(utts, n_segments)
+        feats = self.cues(utts)
         width = (4 if coarse else 0) + (2 * n_segments if fine else 0)
-        rows = [cue_vector(feats[u.key], coarse=coarse, fine=fine) if feats[u.key] is not None
+        rows = [cue_vector(feats[u.key], coarse=coarse, fine=fine, n=n_segments) if feats[u.key] is not None
                 else [np.nan] * width for u in utts]
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
 
@@ -242,14 +271,6 @@ def _baseline_fold(spec: SystemSpec, task: Task, fold: Fold, train: list[Utteran
     return out, info
 
 
-def _student_fold(spec: SystemSpec, task: Task, fold: Fold, train: list[Utterance], test: list[Utterance],
-                  bank: FeatureBank, seed: int, cfg: ExperimentConfig, settings: Mapping[str, Any],
-                  work_dir: Path) -> tuple[list[str | None], dict[str, Any]]:
-    from .student import run_student_fold
-
-    return run_student_fold(spec, task, fold, train, test, bank, seed, cfg, settings, work_dir)
-
-
 # --- the runner -------------------------------------------------------------------------------------
 class Runner:
     """Runs one config into one output folder; see :func:`run_experiment`."""
@@ -263,6 +284,8 @@ class Runner:
         self.bank = FeatureBank(self.out_dir, cfg)
         self.seeds = list(self.options.seeds or cfg.seeds)
         self.systems = cfg.resolved_systems(ablations=self.options.ablations, only=self.options.systems)
+        self.bank.extra_segments = {int(s.options["n_segments"]) for s in self.systems
+                                    if s.options.get("n_segments")}
 
     # settings recorded next to every student number
     def student_settings(self) -> dict[str, Any]:
@@ -319,8 +342,11 @@ class Runner:
                 log.warning("%s: unreadable; recomputing", path)
         t0 = time.perf_counter()
         if spec.is_student:
-            preds, info = _student_fold(spec, task, fold, train, test, self.bank, seed, self.cfg,
-                                        self.student_settings(), path.with_suffix(""))
+            from .student import run_student_fold
+
+            preds, info = run_student_fold(spec, task, fold, train, test, self.bank, seed, self.cfg,
+                                           self.student_settings(), path.with_suffix(""), out_dir=self.out_dir,
+                                           config_path=self.config_path, fingerprint=fp)
         else:
             preds, info = _baseline_fold(spec, task, fold, train, test, self.bank, seed, self.cfg)
         seconds = time.perf_counter() - t0
@@ -352,6 +378,8 @@ class Runner:
             task = build_task(self.cfg, utterances, lset, self.options.folds)
             tasks[task.name] = task
             write_folds(task.folds, self.out_dir / "folds" / _safe(task.name), task.utterances)
+        self.bank.universe = list({u.key: u for t in tasks.values() for u in t.utterances}.values())
+        for task in tasks.values():
             results[task.name] = [self._run_system(spec, task, seed) for spec in self.systems
                                   for seed in (self.seeds if spec.is_student else self.seeds[:1])]
         meta = {
@@ -376,7 +404,7 @@ class Runner:
         if spec.kind == "egemaps-svm":
             self.bank.egemaps(everyone)
         elif spec.kind == "cue-lr" or (spec.is_student and (spec.options["coarse"] or spec.options["fine"])):
-            self.bank.cues(everyone, int(spec.options.get("n_segments") or self.cfg.cues.n_segments))
+            self.bank.cues(everyone)
 
     def _run_system(self, spec: SystemSpec, task: Task, seed: int) -> SystemResult:
         settings: dict[str, Any] = {"seed": seed, "test_limit": self.options.test_limit}
@@ -398,8 +426,9 @@ class Runner:
         for fold in task.folds:
             try:
                 records.append(self.run_fold(spec, task, fold, seed))
-            except ImportError as err:
-                note = f"{spec.name} needs a module that is not available: {err}"
+            except (ImportError, SystemUnavailable) as err:
+                note = (f"{spec.name} needs a module that is not available: {err}" if isinstance(err, ImportError)
+                        else str(err))
                 log.warning("%s / %s: skipped: %s", task.name, spec.name, note)
                 return SystemResult(spec, seed, records, _aggregate(records), settings,
                                     status="skipped" if not records else "partial", note=note)

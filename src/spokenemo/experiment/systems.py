@@ -8,7 +8,7 @@ Kinds and their options
 -----------------------
 ``student``
     The AECoTD student. ``cot`` (train on ``label<think>reasoning</think>`` targets),
-    ``coarse``/``fine`` (cue lines in the prompt), ``text`` (transcript in the prompt),
+    ``coarse``/``fine`` (cue lines in the prompt; the transcript is always there),
     ``emotion_loss`` (label weight 1, other target tokens 0.01; False = plain cross-entropy),
     ``n_segments`` (overrides the config's cue segments).
 ``cue-lr``
@@ -32,8 +32,7 @@ from types import MappingProxyType
 from typing import Any
 
 KINDS: dict[str, dict[str, Any]] = {
-    "student": {"cot": True, "coarse": True, "fine": True, "text": True, "emotion_loss": True,
-                "n_segments": None},
+    "student": {"cot": True, "coarse": True, "fine": True, "emotion_loss": True, "n_segments": None},
     "cue-lr": {"speaker_z": False, "coarse": True, "fine": True, "n_segments": None, "C": 1.0},
     "egemaps-svm": {"speaker_z": False, "C": 0.01},
     "majority": {},

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,6 +135,27 @@ class LLMBackend(ABC):
         return_exceptions : put a per-item :class:`~spokenemo.errors.BackendError` in the result
             list instead of raising it (an ``AuthenticationError`` is always raised).
         """
+
+    def iter_chat(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 256, temperature: float = 0.0,
+                  stop: Sequence[str] | None = None) -> Iterator[tuple[int, ChatResult | Exception]]:
+        """Answer many conversations, yielding ``(index, result)`` as soon as each is ready, so a
+        caller can save every answer before the next one arrives.
+
+        A per-item :class:`~spokenemo.errors.BackendError` is yielded as the result; an
+        ``AuthenticationError`` is raised. The base version works in chunks of
+        :attr:`chunk_size` conversations (the batch a backend generates together).
+        """
+        size = max(1, self.chunk_size)
+        for start in range(0, len(batch), size):
+            results = self.chat_batch(batch[start:start + size], max_tokens=max_tokens, temperature=temperature,
+                                      stop=stop, return_exceptions=True)
+            for offset, result in enumerate(results):
+                yield start + offset, result
+
+    @property
+    def chunk_size(self) -> int:
+        """How many conversations :meth:`iter_chat` hands to :meth:`chat_batch` at once."""
+        return int(getattr(self, "batch_size", 1))
 
     def score(self, prompt_messages: Sequence[Message], continuations: Sequence[str]) -> list[float]:
         """Sum of the log-probabilities (natural log) of each continuation's tokens after the

@@ -16,14 +16,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
 import os
+import queue
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timezone
 from typing import Any
 from urllib.parse import urlparse
@@ -286,6 +288,68 @@ class OpenAIBackend(LLMBackend):
         coro = self.achat_batch(batch, max_tokens=max_tokens, temperature=temperature, stop=stop,
                                 return_exceptions=return_exceptions)
         return _run_sync(coro)
+
+    @property
+    def chunk_size(self) -> int:
+        return self.concurrency
+
+    def iter_chat(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 256, temperature: float = 0.0,
+                  stop: Sequence[str] | None = None) -> Iterator[tuple[int, ChatResult | Exception]]:
+        """Yield ``(index, result)`` in completion order while ``concurrency`` requests stay in flight.
+
+        The requests run on an event loop in a background thread; closing the generator (or Ctrl-C
+        in the consumer) cancels what is still pending, so an interrupted run stops at once.
+        """
+        payloads = [self._payload(m, max_tokens, temperature, stop) for m in batch]
+        results: queue.Queue[Any] = queue.Queue()
+        done = object()
+        state: dict[str, Any] = {}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+
+        async def main() -> None:
+            state["loop"] = asyncio.get_running_loop()
+            gate = asyncio.Semaphore(self.concurrency)
+            try:
+                async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as client:
+                    async def one(index: int, payload: dict[str, Any]) -> None:
+                        async with gate:
+                            try:
+                                results.put((index, await self._request(client, payload)))
+                            except asyncio.CancelledError:
+                                raise
+                            except Exception as err:  # handed to the consumer, which decides
+                                results.put((index, err))
+
+                    state["tasks"] = [asyncio.ensure_future(one(i, p)) for i, p in enumerate(payloads)]
+                    await asyncio.gather(*state["tasks"], return_exceptions=True)
+            finally:
+                results.put(done)
+
+        thread = threading.Thread(target=asyncio.run, args=(main(),), name="spokenemo-openai", daemon=True)
+        thread.start()
+        try:
+            received = 0
+            while received < len(payloads):
+                try:
+                    item = results.get(timeout=0.2)  # short waits keep Ctrl-C responsive
+                except queue.Empty:
+                    continue
+                if item is done:
+                    break
+                received += 1
+                index, result = item
+                if isinstance(result, AuthenticationError) or not isinstance(result, (ChatResult, BackendError)):
+                    raise result
+                yield index, result
+        finally:
+            loop = state.get("loop")
+            if thread.is_alive() and loop is not None:
+                def cancel_all() -> None:
+                    for task in state.get("tasks", []):
+                        task.cancel()
+                with contextlib.suppress(RuntimeError):  # the loop may close in between
+                    loop.call_soon_threadsafe(cancel_all)
+            thread.join(timeout=5)
 
     def score(self, prompt_messages: Sequence[Message], continuations: Sequence[str]) -> list[float]:
         raise NotImplementedError(

@@ -129,7 +129,13 @@ class TransformersBackend(LLMBackend):
         prompts = [self.format_prompt(m) for m in batch]
         results: list[ChatResult | Exception] = []
         for i in range(0, len(prompts), self.batch_size):
-            results.extend(self._generate(prompts[i:i + self.batch_size], max_tokens, temperature, stop))
+            chunk = prompts[i:i + self.batch_size]
+            try:
+                results.extend(self._generate(chunk, max_tokens, temperature, stop))
+            except BackendError as err:
+                if not return_exceptions:
+                    raise
+                results.extend([err] * len(chunk))
         return results
 
     def _generate(self, prompts: list[str], max_tokens: int, temperature: float,

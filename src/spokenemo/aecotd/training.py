@@ -28,7 +28,7 @@ from .checkpoint import seed_everything
 from .config import StudentConfig
 from .data import TrainingData, build_training_data
 from .dataset import EncodeStats, Example, WeightScheme, encode_example
-from .inputs import load_prompt_template, template_record
+from .inputs import load_prompt_template, render_prompt_messages, template_record
 from .model_dir import METRICS_FILE, STUDENT_FILE, PromptRef, StudentInfo, read_json, write_model_dir
 from .modeling import add_lora, base_howto, load_base_model, load_tokenizer, pick_device, use_bf16
 from .tokens import end_of_turn_ids
@@ -54,7 +54,8 @@ def encode_training_data(tokenizer: Any, template: Any, data: TrainingData,
     for item in data.items:
         if item.label is None:
             raise ConfigError(f"training utterance {item.key!r} has no label")
-        ex = encode_example(tokenizer, template.render(transcript=item.transcript, cues=item.cue_text), item.label,
+        messages = render_prompt_messages(template, item.transcript, item.cue_text, data.labels)
+        ex = encode_example(tokenizer, messages, item.label,
                             item.reasoning, key=item.key, cot=cfg.target.cot, weights=scheme, eot=eot,
                             max_length=cfg.target.max_length, max_reasoning_tokens=cfg.target.max_reasoning_tokens)
         if ex is None:
@@ -142,8 +143,7 @@ def train(config: StudentConfig, out_dir: str | Path, *, data: TrainingData | No
     info = StudentInfo(base_model=config.model.base, base_model_howto=base_howto(config.model.base),
                        labels=data.labels, label_set=data.label_set, cot=config.target.cot,
                        prompt=PromptRef(name=template.name, version=template.version, sha256=template.sha256),
-                       cues={**data.cue_options, "coarse": config.cues.coarse, "fine": config.cues.fine,
-                             "n_segments": config.cues.n_segments},
+                       cues={"text": config.cues.model_dump(mode="json"), "table": data.cue_options},
                        spokenemo_version=__version__)
     lengths = [len(e) for e in examples]
     metrics = {

@@ -24,8 +24,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, ModelNotFoundError
-from .inputs import StudentInput, template_from_record
-from .model_dir import ADAPTER_DIR, PROMPT_FILE, THRESHOLDS_FILE, TOKENIZER_DIR, StudentInfo, read_info, read_json
+from .inputs import StudentInput, render_prompt_messages, template_from_record
+from .model_dir import (
+    ADAPTER_DIR,
+    PROMPT_FILE,
+    THRESHOLDS_FILE,
+    TOKENIZER_DIR,
+    StudentInfo,
+    read_info,
+    read_json,
+)
 from .modeling import load_base_model, pick_device, use_bf16
 from .scoring import generate, parse_generation, score_candidates
 from .tokens import THINK_CLOSE, THINK_OPEN, encode_head, end_of_turn_ids, prompt_ids
@@ -77,7 +85,7 @@ class Student:
 
     def messages(self, transcript: str, cue_text: str) -> list[dict[str, str]]:
         """The chat messages of one prompt."""
-        return self.template.render(transcript=transcript, cues=cue_text)
+        return render_prompt_messages(self.template, transcript, cue_text, self.labels)
 
     def prompt_ids(self, transcript: str, cue_text: str) -> list[int]:
         return prompt_ids(self.tokenizer, self.messages(transcript, cue_text))
@@ -90,7 +98,7 @@ def load_student(model_dir: str | Path, *, base_model: str | None = None, device
     Parameters
     ----------
     model_dir : path
-        Written by :func:`spokenemo.aecotd.train.train`.
+        Written by :func:`spokenemo.aecotd.training.train`.
     base_model : str, optional
         Use this base model instead of the one recorded (e.g. a local copy of a hub model).
     device : str

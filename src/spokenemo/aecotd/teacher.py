@@ -1,0 +1,573 @@
+"""The AECoTD teacher stage (spec section 3): an LLM explains each utterance's emotion from its
+transcript and cue text; the explanations become the student's ``<think>`` targets.
+
+Flow: manifest + cue texts -> one chat prompt per utterance (:mod:`spokenemo.prompts`) -> an LLM
+backend (:mod:`spokenemo.llm`) -> parse ``{label, reasoning}`` -> validate -> one JSON line per
+utterance in an append-only cache.
+
+The cache (``cot.jsonl``) is keyed by (utterance key, ``prompt_sha256`` = hash of the fully
+rendered messages, model name): change the template, the cues or the model and the item is asked
+again; otherwise it never is. Each line is appended and fsync'ed as soon as its answer arrives, so
+a crash or Ctrl-C loses at most the answers in flight, and a torn last line is ignored on resume.
+Answers that fail validation are kept with ``valid: false`` and the reason in ``failure``; a
+request that failed at the backend (server down after retries) is recorded too, with
+``raw: null``, and asked again by the next run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..corpora.manifest import Utterance
+from ..errors import ConfigError, LabelError, SpokenemoError
+from ..fileio import append_jsonl, read_jsonl_tolerant
+from ..llm.base import ChatResult, LLMBackend, split_reasoning
+from ..prompts import PromptTemplate, load_template, messages_sha256
+from ..protocols.labels import CANONICAL, normalize_label
+
+log = logging.getLogger(__name__)
+
+MODES = ("label", "blind")
+DEFAULT_TEMPLATES = {"label": "teacher_label", "blind": "teacher_blind"}
+DEFAULT_MAX_TOKENS = 160
+NO_TRANSCRIPT = "(no transcript)"
+#: Consecutive backend failures after which a run stops (the server is down, not one item bad).
+MAX_CONSECUTIVE_BACKEND_ERRORS = 5
+
+
+# --- requests ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TeacherRequest:
+    """One prompt for the teacher."""
+
+    key: str
+    label: str | None
+    transcript: str
+    cue_text: str
+    messages: list[dict[str, str]]
+    prompt_sha256: str
+
+
+def label_names(utterances: Iterable[Utterance]) -> list[str]:
+    """The labels present, in the canonical order of :data:`spokenemo.protocols.labels.CANONICAL`."""
+    present = {u.label for u in utterances if u.label}
+    order = {name: i for i, name in enumerate(CANONICAL)}
+    return sorted(present, key=lambda n: (order.get(n, len(order)), n))
+
+
+def build_requests(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], template: PromptTemplate,
+                   labels: Sequence[str]) -> tuple[list[TeacherRequest], dict[str, list[str]]]:
+    """Render one prompt per utterance.
+
+    Parameters
+    ----------
+    utterances : the utterances to explain (manifest order is kept).
+    cue_texts : rendered cue text by utterance key.
+    template : a ``teacher_label`` or ``teacher_blind`` template.
+    labels : the candidate emotions (shown to a blind teacher, used to parse answers).
+
+    Returns
+    -------
+    (requests, skipped) : the prompts, and the keys left out by reason (``"no cues"``,
+        ``"no label"`` -- a label-conditioned teacher needs the annotation).
+    """
+    if template.kind not in ("teacher_label", "teacher_blind"):
+        raise ConfigError(f"template {template.name!r} is a {template.kind} template, not a teacher one",
+                          hint="use teacher_label or teacher_blind (or a YAML file with kind: teacher_...)")
+    requests, skipped = [], {"no cues": [], "no label": []}
+    for u in utterances:
+        if u.key not in cue_texts:
+            skipped["no cues"].append(u.key)
+            continue
+        if template.kind == "teacher_label" and not u.label:
+            skipped["no label"].append(u.key)
+            continue
+        transcript = (u.text or "").strip() or NO_TRANSCRIPT
+        messages = template.render(transcript=transcript, cues=cue_texts[u.key], label=u.label or "",
+                                   labels=list(labels))
+        requests.append(TeacherRequest(u.key, u.label, transcript, cue_texts[u.key], messages,
+                                       messages_sha256(messages)))
+    return requests, {k: v for k, v in skipped.items() if v}
+
+
+# --- parsing -----------------------------------------------------------------------------------
+_LABEL_LINE = re.compile(
+    r"^[\s>*_#-]*(?:final\s+)?(?:emotion|label|answer|prediction)(?:\s+(?:heard|label))?[*_\s]*[:=][*_\s]*(.+)$",
+    re.IGNORECASE | re.MULTILINE)
+_LEAD = re.compile(r"^\s*(?:reasoning|explanation|because)\s*[:\-]\s*", re.IGNORECASE)
+
+
+@dataclass
+class ParsedOutput:
+    """What a teacher answer says.
+
+    Attributes
+    ----------
+    label : the emotion it names, normalised to a canonical label (``None`` when none was found).
+    label_text : the words it used for the label (for failure messages).
+    reasoning : the chain of thought: the separate reasoning block (``<think>``/``reasoning_content``)
+        when there is one, else the answer without its label line.
+    explanation : the answer text without its label line (same as ``reasoning`` for most models).
+    """
+
+    label: str | None
+    label_text: str | None
+    reasoning: str
+    explanation: str
+
+
+def _normalise_label(text: str, labels: Sequence[str]) -> str | None:
+    words = re.findall(r"[A-Za-z]+", text)
+    for candidate in ([" ".join(words)] if words else []) + words[:1]:
+        try:
+            name = normalize_label(candidate)
+        except LabelError:
+            continue
+        if name in labels or not labels:
+            return name
+    return None
+
+
+def parse_teacher_output(text: str, reasoning: str | None = None, labels: Sequence[str] = ()) -> ParsedOutput:
+    """Split a teacher answer into label and reasoning.
+
+    Understands, in this order: an ``Emotion: X`` / ``Label: X`` line (the last one wins, markdown
+    bold allowed); an answer that is only a label (``angry``, or ``angry<think>...</think>`` as the
+    student writes it). Label words are normalised (``anger`` -> ``angry``) and must be in
+    ``labels`` when given.
+
+    Parameters
+    ----------
+    text : the answer (``ChatResult.text``: ``<think>`` blocks already removed, or not).
+    reasoning : separately returned reasoning (``ChatResult.reasoning``).
+    labels : the candidate emotions.
+    """
+    body, inline = split_reasoning(text or "", reasoning)
+    matches = list(_LABEL_LINE.finditer(body))
+    label_text = None
+    if matches:
+        last = matches[-1]
+        label_text = last.group(1).strip().strip("*_.\"' ")
+        explanation = (body[:last.start()] + body[last.end():]).strip()
+    else:
+        explanation = body.strip()
+        if explanation and len(explanation.split()) <= 3:  # a bare label answer
+            label_text, explanation = explanation.strip("*_.\"' "), ""
+    explanation = _LEAD.sub("", explanation).strip()
+    label = _normalise_label(label_text, labels) if label_text else None
+    return ParsedOutput(label=label, label_text=label_text, reasoning=(inline or explanation).strip(),
+                        explanation=explanation)
+
+
+# --- validation ----------------------------------------------------------------------------------
+_CUE_WORDS = re.compile(
+    r"\b(pitch|intensity|loud\w*|quiet\w*|volume|energy|speech rate|articulation|tempo|fast\w*|slow\w*|"
+    r"segments?|contours?|ris(?:e|es|ing)|fall(?:s|ing)?|monoton\w*)\b", re.IGNORECASE)
+_COARSE_IN_CUES = re.compile(r"\b(Pitch|Intensity|Speech rate|Articulation rate):\s*([A-Za-z]+)\.")
+_OPPOSITE = {"high": "low", "low": "high", "strong": "weak", "weak": "strong", "fast": "slow", "slow": "fast"}
+_COPULA = r"(?:is|was|are|were|remains|stays|sounds|seems)\s+(?:very\s+|quite\s+|rather\s+|relatively\s+)?"
+# Phrases that state a coarse cue's word, per cue; group 1 is the word.
+_CLAIMS = {
+    "pitch": [r"\b(high|low)(?:er)?\s+pitch\b", rf"\bpitch\s+{_COPULA}(high|low)\b"],
+    "intensity": [r"\b(strong|weak)(?:er)?\s+intensity\b", rf"\bintensity\s+{_COPULA}(strong|weak)\b"],
+    "speech rate": [r"\b(fast|slow)(?:er)?\s+speech\b", rf"\bspeech\s+rate\s+{_COPULA}(fast|slow)\b"],
+    "articulation rate": [r"\b(fast|slow)(?:er)?\s+articulation\b",
+                          rf"\barticulation(?:\s+rate)?\s+{_COPULA}(fast|slow)\b"],
+}
+MIN_REASONING_WORDS = 8
+COPY_RATIO = 0.9
+
+
+def coarse_words(cue_text: str) -> dict[str, str]:
+    """``{"pitch": "high", "intensity": "weak", ...}`` from a cue text (empty when the cues are
+    rendered as raw values)."""
+    out = {}
+    for name, word in _COARSE_IN_CUES.findall(cue_text):
+        if word.lower() in _OPPOSITE:
+            out[name.lower()] = word.lower()
+    return out
+
+
+def contradicted_cues(reasoning: str, cue_text: str) -> list[str]:
+    """Coarse cues the reasoning states the opposite of, e.g. ``["says low pitch, cue is high"]``."""
+    problems = []
+    for cue, actual in coarse_words(cue_text).items():
+        for pattern in _CLAIMS.get(cue, []):
+            claimed = {m.group(1).lower() for m in re.finditer(pattern, reasoning, re.IGNORECASE)}
+            if _OPPOSITE[actual] in claimed:
+                problems.append(f"says {_OPPOSITE[actual]} {cue}, cue is {actual}")
+                break
+    return problems
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9.]+", text.lower())
+
+
+def is_repetitive(text: str) -> bool:
+    """True when a sentence of 4+ words recurs, or under half the word 3-grams of a long text are
+    distinct (a greedy-decoding loop)."""
+    sentences = [" ".join(_words(s)) for s in re.split(r"(?<=[.!?])\s+|\n+", text)]
+    counts = Counter(s for s in sentences if len(s.split()) >= 4)
+    if counts and counts.most_common(1)[0][1] > 1:
+        return True
+    words = _words(text)
+    grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(words) >= 30 and len(set(grams)) < 0.5 * len(grams)
+
+
+def copies_example(reasoning: str, examples: Sequence[str]) -> bool:
+    """True when the reasoning is (nearly) word for word one of the template's worked examples."""
+    mine = _words(reasoning)
+    return any(difflib.SequenceMatcher(None, mine, _words(ex), autojunk=False).ratio() >= COPY_RATIO
+               for ex in examples if ex.strip())
+
+
+def example_answers(template: PromptTemplate, labels: Sequence[str] = ()) -> list[str]:
+    """The reasoning of each worked example (assistant message) in a template."""
+    return [parse_teacher_output(m["content"], None, labels).reasoning
+            for m in template.messages if m["role"] == "assistant"]
+
+
+def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated: str | None,
+                    labels: Sequence[str], finish_reason: str | None = None,
+                    examples: Sequence[str] = ()) -> list[str]:
+    """Every reason the answer is not a usable chain of thought (empty list = valid).
+
+    Checks: an answer at all; not cut off at ``max_tokens``; a label from ``labels``; in label mode
+    the annotated label; reasoning of at least :data:`MIN_REASONING_WORDS` words that mentions an
+    acoustic cue, does not contradict a coarse cue word, does not loop and is not a copy of the
+    template's worked example.
+    """
+    problems = []
+    if not parsed.reasoning and not parsed.label_text:
+        return ["empty answer"]
+    if finish_reason == "length":
+        problems.append("cut off at max_tokens (raise --max-tokens)")
+    if parsed.label_text is None:
+        problems.append('no label ("Emotion: X" line) in the answer')
+    elif parsed.label is None:
+        problems.append(f"label {parsed.label_text[:40]!r} is not one of {', '.join(labels)}")
+    elif mode == "label" and annotated and parsed.label != annotated:
+        problems.append(f"label {parsed.label!r} disagrees with the annotated {annotated!r}")
+    reasoning = parsed.reasoning
+    if len(_words(reasoning)) < MIN_REASONING_WORDS:
+        problems.append(f"reasoning too short ({len(_words(reasoning))} words)")
+    else:
+        if not _CUE_WORDS.search(reasoning):
+            problems.append("reasoning does not refer to any acoustic cue")
+        problems.extend(f"contradicts the cues: {p}" for p in contradicted_cues(reasoning, cue_text))
+        if is_repetitive(reasoning):
+            problems.append("repetitive (the model looped)")
+        if copies_example(reasoning, examples):
+            problems.append("copies the template's worked example")
+    return problems
+
+
+# --- cache ---------------------------------------------------------------------------------------
+def cache_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (str(row.get("key")), str(row.get("prompt_sha256")), str(row.get("model")))
+
+
+def answered(row: Mapping[str, Any]) -> bool:
+    """Whether a cache row holds a model answer (rows of backend failures do not)."""
+    return row.get("raw") is not None
+
+
+def read_cache(path: str | Path) -> list[dict[str, Any]]:
+    """All rows of a teacher cache (a torn last line from a crash is ignored)."""
+    path = Path(path)
+    try:
+        return read_jsonl_tolerant(path)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: a line before the last one is not JSON ({err.msg})",
+                          hint="the file was edited or is not a teacher cache; move it away and rerun") from err
+
+
+def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: str | None = None,
+                         mode: str | None = None) -> dict[str, dict[str, Any]]:
+    """Teacher outputs by utterance key, for the student.
+
+    Parameters
+    ----------
+    path : the teacher cache (JSONL).
+    valid_only : keep only rows that passed validation.
+    model, mode : keep only rows of this model / mode (a cache may hold several).
+
+    Returns
+    -------
+    dict : key -> row; when a key was answered more than once (another template or model), the
+        last answered row wins.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: teacher cache not found", hint="run `spokenemo teach ... -o COT.jsonl` first")
+    out: dict[str, dict[str, Any]] = {}
+    for row in read_cache(path):
+        if not answered(row) or (valid_only and not row.get("valid")):
+            continue
+        if (model and row.get("model") != model) or (mode and row.get("mode") != mode):
+            continue
+        out[row["key"]] = row
+    return out
+
+
+def failure_kind(failure: str) -> str:
+    """The first reason of a failure, without its specifics (for counting)."""
+    first = failure.split("; ")[0]
+    return re.sub(r"\s*\(.*?\)|'[^']*'", "", first).replace("  ", " ").strip()
+
+
+# --- the run -------------------------------------------------------------------------------------
+@dataclass
+class TeacherSummary:
+    """What a teacher run did (or, for a dry run, would do).
+
+    Attributes
+    ----------
+    total : requests for this run (utterances with cues, after ``limit``).
+    cached : already answered in the cache for this prompt and model.
+    todo : requests to send.
+    done : answered in this run; ``valid`` of them passed validation.
+    backend_errors : requests the backend failed (recorded, retried by the next run).
+    failures : validation failure reasons (first reason of each row) and their counts.
+    agreement : blind mode: answered rows whose label matches the annotation.
+    skipped : keys left out by reason (no cues, no label).
+    est_prompt_tokens, est_completion_tokens : dry-run estimates (upper bound for completions).
+    seconds : wall time of the generation part.
+    """
+
+    total: int = 0
+    cached: int = 0
+    todo: int = 0
+    done: int = 0
+    valid: int = 0
+    backend_errors: int = 0
+    failures: Counter = field(default_factory=Counter)
+    agreement: int = 0
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    est_prompt_tokens: int = 0
+    est_completion_tokens: int = 0
+    seconds: float = 0.0
+    output: Path | None = None
+    model: str = ""
+    mode: str = ""
+    template: str = ""
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def select_utterances(utterances: Sequence[Utterance], *, limit: int | None = None,
+                      seed: int | None = None, keys: Iterable[str] | None = None) -> list[Utterance]:
+    """The utterances a run covers: ``keys`` if given, shuffled with ``seed`` if given, then the
+    first ``limit``."""
+    chosen = list(utterances)
+    if keys is not None:
+        wanted = set(keys)
+        chosen = [u for u in chosen if u.key in wanted]
+    if seed is not None:
+        random.Random(seed).shuffle(chosen)
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {limit}")
+        chosen = chosen[:limit]
+    return chosen
+
+
+def estimate_tokens(messages: Sequence[Mapping[str, str]], count: Any = None) -> int:
+    """Prompt tokens: ``count(messages)`` when a counter is given, else ~4 characters per token
+    plus a few per message for the chat markup."""
+    if count is not None:
+        return int(count(messages))
+    return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
+def _row(req: TeacherRequest, result: ChatResult | Exception, *, backend: LLMBackend, model: str,
+         template: PromptTemplate, mode: str, labels: Sequence[str], examples: Sequence[str],
+         seconds: float) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "key": req.key, "label": req.label, "predicted": None, "reasoning": None, "raw": None,
+        "model": model, "backend": backend.name, **template.identity(), "prompt_sha256": req.prompt_sha256,
+        "mode": mode, "valid": False, "failure": None, "agreement": None, "usage": None,
+        "finish_reason": None, "transcript": req.transcript, "cues": req.cue_text,
+        "seconds": round(seconds, 3), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if isinstance(result, Exception):
+        row["failure"] = f"backend: {type(result).__name__}: {result}"
+        return row
+    parsed = parse_teacher_output(result.text, result.reasoning, labels)
+    problems = validate_output(parsed, cue_text=req.cue_text, mode=mode, annotated=req.label, labels=labels,
+                               finish_reason=result.finish_reason, examples=examples)
+    raw = result.raw if result.raw is not None else result.text
+    if result.reasoning and result.reasoning not in raw:
+        raw = f"<think>{result.reasoning}</think>{raw}"
+    row.update(predicted=parsed.label, reasoning=parsed.reasoning or None, raw=raw, valid=not problems,
+               failure="; ".join(problems) or None, usage=result.usage(), finish_reason=result.finish_reason)
+    if parsed.explanation and parsed.explanation != parsed.reasoning:
+        row["explanation"] = parsed.explanation
+    if mode == "blind" and req.label:
+        row["agreement"] = parsed.label == req.label
+    return row
+
+
+def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], output: str | Path, *,
+                backend: LLMBackend | None = None, model_name: str | None = None, mode: str = "label",
+                template: str | Path | PromptTemplate | None = None, labels: Sequence[str] | None = None,
+                limit: int | None = None, seed: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,
+                temperature: float = 0.0, dry_run: bool = False, count_tokens: Any = None,
+                progress: bool = True) -> TeacherSummary:
+    """Ask the teacher about every utterance not yet in the cache, appending one line per answer.
+
+    Parameters
+    ----------
+    utterances : the manifest's utterances.
+    cue_texts : rendered cue text by key (see :func:`cue_texts_for`).
+    output : the cache file (JSONL, appended to; created if missing).
+    backend : the LLM (not needed for a dry run).
+    model_name : the model name the cache is keyed on (default ``backend.model_name``; a dry run
+        without it counts rows of any model as cached).
+    mode : ``"label"`` (the teacher is told the annotation, spokenemo's default) or ``"blind"``.
+    template : a template name, a YAML path or a loaded template (default per mode).
+    labels : candidate emotions (default: the labels present in ``utterances``).
+    limit, seed : cover only the first ``limit`` utterances (after shuffling with ``seed``).
+    max_tokens, temperature : generation settings (greedy by default).
+    dry_run : only count requests (excluding cached ones) and estimate tokens.
+    count_tokens : ``callable(messages) -> int`` for exact prompt token counts in a dry run.
+    progress : show a tqdm bar (rate and ETA).
+
+    Raises
+    ------
+    ConfigError : bad mode/template/limit; AuthenticationError : the server refused the key;
+    BackendError : the backend failed :data:`MAX_CONSECUTIVE_BACKEND_ERRORS` times in a row.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown teacher mode {mode!r}", hint="use label (default) or blind")
+    if not isinstance(template, PromptTemplate):
+        template = load_template(template or DEFAULT_TEMPLATES[mode])
+    expected_kind = f"teacher_{mode}"
+    if template.kind != expected_kind:
+        raise ConfigError(f"template {template.name!r} is a {template.kind} template but mode is {mode!r}",
+                          hint=f"use a {expected_kind} template, or --mode {template.kind.removeprefix('teacher_')}")
+    labels = list(labels) if labels else label_names(utterances)
+    if not labels:
+        raise ConfigError("no emotion labels: the manifest has no labelled utterance and none were given",
+                          hint="pass --labels angry,happy,...")
+    chosen = select_utterances(utterances, limit=limit, seed=seed)
+    requests, skipped = build_requests(chosen, cue_texts, template, labels)
+    output = Path(output)
+    if backend is None and not dry_run:
+        raise ConfigError("run_teacher needs a backend unless dry_run=True")
+    model = model_name or (backend.model_name if backend is not None else None)
+    rows = read_cache(output)
+    done_keys = {cache_key(r) for r in rows if answered(r)}
+    if model is None:  # dry run without a model name: any model counts
+        done_pairs = {(k, p) for k, p, _ in done_keys}
+        todo = [r for r in requests if (r.key, r.prompt_sha256) not in done_pairs]
+    else:
+        todo = [r for r in requests if (r.key, r.prompt_sha256, model) not in done_keys]
+    summary = TeacherSummary(total=len(requests), cached=len(requests) - len(todo), todo=len(todo),
+                             skipped=skipped, output=output, model=model or "(any)", mode=mode,
+                             template=f"{template.name} v{template.version}")
+    if dry_run:
+        summary.est_prompt_tokens = sum(estimate_tokens(r.messages, count_tokens) for r in todo)
+        summary.est_completion_tokens = max_tokens * len(todo)
+        return summary
+    assert backend is not None and model is not None
+    examples = example_answers(template, labels)
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="utt", desc=f"teacher {model}", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    last = t0
+    consecutive = 0
+    try:
+        stream = backend.iter_chat([r.messages for r in todo], max_tokens=max_tokens, temperature=temperature)
+        for index, result in stream:
+            now = time.perf_counter()
+            row = _row(todo[index], result, backend=backend, model=model, template=template, mode=mode,
+                       labels=labels, examples=examples, seconds=now - last)
+            last = now
+            append_jsonl(output, row)
+            if isinstance(result, Exception):
+                summary.backend_errors += 1
+                consecutive += 1
+                log.warning("%s: %s", row["key"], row["failure"])
+                if consecutive >= MAX_CONSECUTIVE_BACKEND_ERRORS:
+                    raise SpokenemoError(
+                        f"the backend failed {consecutive} requests in a row; stopping (last: {result})",
+                        hint=getattr(result, "hint", None) or "check the server and rerun: finished rows are kept")
+            else:
+                consecutive = 0
+                summary.done += 1
+                summary.valid += bool(row["valid"])
+                summary.agreement += bool(row["agreement"])
+                if row["failure"]:
+                    summary.failures[failure_kind(row["failure"])] += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(valid=f"{summary.valid}/{summary.done}", refresh=False)
+    except KeyboardInterrupt:
+        log.warning("interrupted: %d answers saved in %s; rerun the same command to resume", summary.done, output)
+        raise
+    finally:
+        summary.seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+    return summary
+
+
+# --- cue texts -----------------------------------------------------------------------------------
+TEXT_COLUMNS = ("cue_text", "cues_text", "text_cues")
+
+
+def cue_texts_for(cues: str | Path, *, keys: Iterable[str] | None = None, thresholds: str | Path | None = None,
+                  variant: str = "paper") -> tuple[dict[str, str], str]:
+    """Cue text by utterance key from a cue table written by ``spokenemo cues``.
+
+    A table that already has a rendered-text column (``cue_text``) is used as is. Otherwise the
+    text is rendered with :func:`spokenemo.cues.text.render_cue_text`, with thresholds loaded from
+    ``thresholds`` (a file saved by :meth:`spokenemo.cues.thresholds.Thresholds.save`, e.g. fitted
+    on a training fold) or, without one, fitted on the table's rows for ``keys`` (all rows when
+    ``keys`` is None).
+
+    Returns
+    -------
+    (texts, source) : the texts, and a line saying where the thresholds came from.
+    """
+    from ..cues.batch import read_cue_table
+
+    rows = read_cue_table(cues)
+    wanted = set(keys) if keys is not None else None
+    text_col = next((c for c in TEXT_COLUMNS if rows and c in rows[0]), None)
+    if text_col:
+        return {r["key"]: str(r[text_col]) for r in rows if r.get(text_col)}, f"column {text_col!r} of {cues}"
+    from ..cues.text import CueTextConfig, render_cue_text
+    from ..cues.thresholds import Thresholds
+
+    if thresholds is not None:
+        fitted, source = Thresholds.load(thresholds), f"thresholds from {thresholds}"
+    else:
+        fit_rows = [r for r in rows if wanted is None or r["key"] in wanted]
+        fitted = Thresholds.fit(fit_rows, info={"source": str(cues)})
+        source = f"thresholds fitted on {len(fit_rows)} rows of {cues} (medians)"
+    config = CueTextConfig.variant(variant)
+    from ..cues.thresholds import speaker_of
+
+    texts = {r["key"]: render_cue_text(r, fitted, config, speaker=speaker_of(r))
+             for r in rows if wanted is None or r["key"] in wanted}
+    return texts, source

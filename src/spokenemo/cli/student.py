@@ -1,0 +1,180 @@
+"""``spokenemo train | predict | explain``: the AECoTD student from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+ASR_CHOICES = ["auto", "pocketsphinx", "faster-whisper", "none"]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model directory to write (an interrupted run there is resumed).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set optim.epochs=2 (repeatable).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), help="data.manifest")
+@click.option("--cues", type=click.Path(path_type=Path), help="data.cues: cue table of the manifest.")
+@click.option("--teacher", type=click.Path(dir_okay=False, path_type=Path), help="data.teacher: teacher cache (JSONL).")
+@click.option("--folds", type=click.Path(file_okay=False, path_type=Path), help="data.folds: folds folder.")
+@click.option("--fold", help="data.fold: the fold whose training part is used.")
+@click.option("--train-keys", type=click.Path(dir_okay=False, path_type=Path),
+              help="data.train_keys: file with one training key per line (instead of --folds/--fold).")
+@click.option("--base-model", help="model.base: 'embedded', a model folder or a cached hub name.")
+@click.option("--no-cot", is_flag=True, help="Ablation: the target is the label only.")
+@click.option("--no-fine", is_flag=True, help="Ablation: no fine-grained (segment) cues.")
+@click.option("--no-coarse", is_flag=True, help="Ablation: no coarse (utterance) cues.")
+@click.option("--no-emotion-loss", is_flag=True, help="Ablation: uniform cross-entropy over the target.")
+@click.option("--n-segments", type=int, help="cues.n_segments (the cue table must have it).")
+@click.option("--epochs", type=float, help="optim.epochs")
+@click.option("--restart", is_flag=True, help="Discard checkpoints (and a finished model) in OUTPUT and start afresh.")
+@click.option("--stop-after", type=int, help="Stop after this many optimizer steps (resume later).")
+def train_command(config: Path, output: Path, overrides: tuple[str, ...], manifest: Path | None, cues: Path | None,
+                  teacher: Path | None, folds: Path | None, fold: str | None, train_keys: Path | None,
+                  base_model: str | None, no_cot: bool, no_fine: bool, no_coarse: bool, no_emotion_loss: bool,
+                  n_segments: int | None, epochs: float | None, restart: bool, stop_after: int | None) -> None:
+    """Fine-tune the student with LoRA as CONFIG says (configs/aecotd-cpu.yaml, configs/aecotd-paper.yaml)."""
+    from ..aecotd import load_config, train
+    from ..aecotd.config import parse_override
+
+    sets = dict(parse_override(o) for o in overrides)
+    flags = {"data.manifest": manifest, "data.cues": cues, "data.teacher": teacher, "data.folds": folds,
+             "data.fold": fold, "data.train_keys": train_keys, "model.base": base_model,
+             "cues.n_segments": n_segments, "optim.epochs": epochs}
+    sets.update({k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None})
+    if no_cot:
+        sets["target.cot"] = False
+    if no_fine:
+        sets["cues.fine"] = False
+    if no_coarse:
+        sets["cues.coarse"] = False
+    if no_emotion_loss:
+        sets["loss.emotion_loss"] = False
+    cfg = load_config(config, overrides=sets)
+    console = _console()
+
+    def show(row: dict) -> None:
+        console.print(f"step {row['step']}/{row['total_steps']}  epoch {row['epoch']:.2f}  loss {row['loss']:.4f}  "
+                      f"label NLL {row['label_nll']:.4f}  lr {row['lr']:.2e}  {row['tokens_per_s']:.0f} tok/s")
+
+    out = train(cfg, output, resume=not restart, stop_after_steps=stop_after, on_log=show)
+    if (out / "student.json").is_file():
+        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+        console.print(f"[green]student written to {out}[/green] ({metrics['steps']} steps, "
+                      f"{metrics['examples']} examples; data: {metrics['data']})")
+    else:
+        console.print(f"stopped early; run the same command again to resume from {out}/checkpoints")
+
+
+def _metrics_table(result, report: dict):
+    from rich.table import Table
+
+    table = Table(title=f"{result.n} utterances, {report['label_set']}, mode {report['mode']}")
+    for col in ("UA", "WA", "macro-F1", "invalid"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{100 * result.ua:.2f}", f"{100 * result.wa:.2f}", f"{100 * result.macro_f1:.2f}",
+                  str(result.n_invalid))
+    return table
+
+
+@click.command("predict")
+@click.argument("model", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Predictions JSONL (default MODEL/predictions.jsonl); metrics beside it.")
+@click.option("--cues", type=click.Path(path_type=Path), help="Cue table of MANIFEST (else computed from audio).")
+@click.option("--folds", type=click.Path(file_okay=False, path_type=Path), help="Folds folder: predict one part.")
+@click.option("--fold", help="Fold name (with --folds).")
+@click.option("--part", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]))
+@click.option("--keys", type=click.Path(dir_okay=False, path_type=Path), help="File with one key per line.")
+@click.option("--mode", default="score", show_default=True, type=click.Choice(["score", "generate"]),
+              help="Label scoring (one forward pass) or free generation parsed back.")
+@click.option("--explain", is_flag=True, help="Also generate each explanation (slow).")
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--max-new-tokens", default=160, show_default=True)
+@click.option("--asr", default="auto", show_default=True, type=click.Choice(ASR_CHOICES),
+              help="Transcripts for utterances without text.")
+@click.option("--asr-model", type=click.Path(path_type=Path), help="faster-whisper model folder.")
+@click.option("--base-model", help="Use this base model instead of the recorded one.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "auto"]))
+def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path | None, folds: Path | None,
+                    fold: str | None, part: str, keys: Path | None, mode: str, explain: bool, batch_size: int,
+                    max_new_tokens: int, asr: str, asr_model: Path | None, base_model: str | None,
+                    precision: str) -> None:
+    """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL."""
+    from ..aecotd import load_student, predict_manifest
+    from ..aecotd.data import read_key_list
+    from ..errors import ConfigError
+
+    if (folds is None) != (fold is None):
+        raise ConfigError("--folds and --fold go together", hint="e.g. --folds folds/ --fold fold1")
+    student = load_student(model, base_model=base_model, precision=precision)  # type: ignore[arg-type]
+    output = output or model / "predictions.jsonl"
+    console = _console()
+    with console.status("predicting...") as status:
+        result = predict_manifest(student, manifest, out=output, cues=cues, folds=folds, fold=fold, part=part,
+                                  keys=read_key_list(keys) if keys else None, mode=mode,  # type: ignore[arg-type]
+                                  explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens, asr=asr,
+                                  asr_model=asr_model,
+                                  progress=lambda done, total: status.update(f"predicting {done}/{total}"))
+    if result.metrics is not None:
+        console.print(_metrics_table(result.metrics, result.report))
+    failed = result.report["inputs"]["failed"]
+    if failed:
+        console.print(f"[yellow]{failed} utterances skipped (unreadable audio); see the metrics file[/yellow]")
+    console.print(f"{len(result.predictions)} predictions written to {output}")
+
+
+@click.command("explain")
+@click.argument("model", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text", help="Transcript (else recognised with --asr).")
+@click.option("--asr", default="auto", show_default=True, type=click.Choice(ASR_CHOICES))
+@click.option("--asr-model", type=click.Path(path_type=Path), help="faster-whisper model folder.")
+@click.option("--start", type=float, help="Segment start (s).")
+@click.option("--end", type=float, help="Segment end (s).")
+@click.option("--max-new-tokens", default=160, show_default=True)
+@click.option("--base-model", help="Use this base model instead of the recorded one.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def explain_command(model: Path, file: Path, text: str | None, asr: str, asr_model: Path | None, start: float | None,
+                    end: float | None, max_new_tokens: int, base_model: str | None, as_json: bool) -> None:
+    """Say which emotion FILE expresses, how sure the student is, from which cues, and why."""
+    from rich.table import Table
+
+    from ..aecotd import explain, load_student
+
+    student = load_student(model, base_model=base_model)
+    result = explain(student, file, text, asr=asr, asr_model=asr_model, start=start, end=end,
+                     max_new_tokens=max_new_tokens)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
+        return
+    console = _console()
+    console.print(f"[bold]emotion: {result.emotion}[/bold]")
+    probs = Table(title="probabilities")
+    probs.add_column("emotion")
+    probs.add_column("p", justify="right")
+    for label, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
+        probs.add_row(label, f"{p:.3f}")
+    console.print(probs)
+    console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
+    if result.cue_text:
+        console.print("cues:\n" + result.cue_text)
+        raw = {k: result.cues[k] for k in ("pitch", "intensity", "speech_rate", "articulation_rate") if k in result.cues}
+        console.print("raw values: " + ", ".join(f"{k} {v:.2f}" for k, v in raw.items()))
+    if result.explanation is not None:
+        console.print("explanation: " + (result.explanation or "(empty)"))
+    else:
+        console.print("explanation: (this student was trained without chain of thought)")
+
+
+COMMANDS = [train_command, predict_command, explain_command]

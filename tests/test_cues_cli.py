@@ -1,0 +1,123 @@
+"""``spokenemo cues`` and ``spokenemo thresholds``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from spokenemo.cli import cli
+from spokenemo.corpora.manifest import read_manifest, write_manifest
+from spokenemo.cues import Thresholds, read_cue_table
+
+DATA = Path(__file__).parent / "data"
+MALE = DATA / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
+FEMALE = DATA / "ravdess" / "Actor_02" / "03-01-05-01-01-01-02.flac"
+
+
+@pytest.fixture(autouse=True)
+def _need_fixtures():
+    if not MALE.is_file() or not FEMALE.is_file():
+        pytest.skip("RAVDESS fixtures missing under tests/data/ravdess")
+
+
+@pytest.fixture
+def manifest(tmp_path) -> Path:
+    utts = read_manifest(DATA / "fixtures.jsonl")
+    for u in utts:
+        u.path = str(u.audio_path(DATA))
+    path = tmp_path / "m.jsonl"
+    write_manifest(path, utts)
+    return path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cue_text_without_thresholds_shows_raw_values_and_a_note():
+    result = run("cues", MALE)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Pitch: ") and " Hz. Intensity: " in lines[0] and "dBFS" in lines[0]
+    assert lines[1].startswith("Pitch by segment: [") and len(lines) == 2
+    assert "need thresholds" in result.stderr
+
+
+def test_cue_text_with_thresholds_uses_words(tmp_path):
+    th = Thresholds(medians={"pitch": 1000.0, "intensity": -90.0, "speech_rate": 0.1, "articulation_rate": 99.0})
+    th.save(tmp_path / "t.json")
+    result = run("cues", MALE, "--thresholds", tmp_path / "t.json")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "Pitch: low. Intensity: strong. Speech rate: fast. Articulation rate: slow."
+    assert "need thresholds" not in result.stderr
+
+
+def test_several_files_json_and_segments():
+    result = run("cues", MALE, FEMALE, "--json", "-n", "5", "--extended")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in rows] == [str(MALE), str(FEMALE)]
+    assert len(rows[0]["pitch_seg_5"]) == 5 and "hnr" in rows[0]
+
+
+def test_plot_writes_a_png(tmp_path):
+    result = run("cues", MALE, "--plot", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    png = (tmp_path / "p.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    run("cues", MALE, FEMALE, "--plot", tmp_path / "many.png")
+    assert (tmp_path / f"many_{MALE.stem}.png").is_file() and (tmp_path / f"many_{FEMALE.stem}.png").is_file()
+
+
+def test_batch_fit_and_apply(manifest, tmp_path):
+    out = tmp_path / "cues.parquet"
+    result = run("cues", "--manifest", manifest, "-o", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "20/20 utterances" in result.stdout
+    rows = read_cue_table(out)
+
+    fold = {"name": "fold1", "protocol": "speaker-kfold", "train": [r["key"] for r in rows if r["speaker"] != "04"],
+            "test": [r["key"] for r in rows if r["speaker"] == "04"]}
+    (tmp_path / "fold1.json").write_text(json.dumps(fold))
+    result = run("thresholds", "fit", out, "--fold", tmp_path / "fold1.json", "-o", tmp_path / "t.json")
+    assert result.exit_code == 0, result.output
+    th = Thresholds.load(tmp_path / "t.json")
+    assert th.n_rows == 15 and th.info["fold"] == "fold1"
+    train = [r for r in rows if r["speaker"] != "04"]
+    assert th.medians == Thresholds.fit(train).medians
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("\n".join(fold["train"][:4] + ["no/such/key"]) + "\n")
+    result = run("thresholds", "fit", out, "--train-keys", keys, "--speaker-relative", "-o", tmp_path / "t2.json")
+    assert result.exit_code == 0, result.output
+    assert "1 training key(s) have no row" in result.stderr
+    assert Thresholds.load(tmp_path / "t2.json").speaker_relative
+
+    shown = run("thresholds", "show", tmp_path / "t.json")
+    assert "articulation_rate" in shown.stdout and "fast / slow" in shown.stdout
+    applied = run("cues", MALE, "--thresholds", tmp_path / "t.json")
+    assert applied.stdout.splitlines()[0].startswith("Pitch: ")
+    assert "Hz" not in applied.stdout.splitlines()[0]
+
+
+def test_errors_are_reported_without_traceback(tmp_path):
+    result = CliRunner().invoke(cli, ["cues", str(tmp_path / "nope.wav")])
+    assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["cues", str(MALE), "--thresholds", str(tmp_path / "t.json")])
+    assert result.exit_code == 2 and "thresholds file not found" in result.output
+    result = CliRunner().invoke(cli, ["cues"])
+    assert result.exit_code == 2 and "no input" in result.output
+    result = CliRunner().invoke(cli, ["cues", "--manifest", str(tmp_path / "m.jsonl")])
+    assert result.exit_code == 2 and "-o/--output" in result.output
+    result = CliRunner().invoke(cli, ["cues", str(MALE), "--fmin", "700"])
+    assert result.exit_code == 2 and "fmax" in result.output
+
+
+def test_config_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("cues:\n  options:\n    n_segments: [3]\n    pitch_pick: lowest\n")
+    result = run("cues", MALE, "--config", tmp_path / "c.yaml", "--json")
+    row = json.loads(result.stdout)
+    assert len(row["pitch_seg_3"]) == 3
+    assert row["pitch"] < 200                          # the lowest candidate: a male F0
