@@ -140,7 +140,7 @@ class DataSection(_Section):
     @model_validator(mode="after")
     def _fold_needs_folds(self) -> DataSection:
         if self.fold is not None and self.folds is None:
-            raise ValueError("'fold' names a fold of 'folds'; give 'folds' too")
+            raise ValueError("data.fold names a fold of data.folds; give data.folds too")
         return self
 
 

@@ -65,8 +65,12 @@ def load_prompt_template(name: str = "student") -> Any:
 
 
 def render_prompt_messages(template: Any, transcript: str, cue_text: str, labels: Sequence[str]) -> list[dict[str, str]]:
-    """Chat messages of one student prompt (never the label of the utterance)."""
-    return template.render(transcript=transcript, cues=cue_text, labels=list(labels))
+    """Chat messages of one student prompt (never the label of the utterance).
+
+    An empty transcript is shown as the teacher shows it (``(no transcript)``), so both
+    prompts read the same.
+    """
+    return template.render(transcript=transcript_text(transcript), cues=cue_text, labels=list(labels))
 
 
 def template_record(template: Any) -> dict[str, Any]:
@@ -102,14 +106,14 @@ def template_from_record(record: dict[str, Any]) -> Any:
 
 # --- teacher cache ----------------------------------------------------------------------------
 def load_teacher(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Valid teacher outputs by utterance key."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: teacher cache not found", hint="run `spokenemo teach` first, or set target.cot: false")
-    rows: dict[str, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("valid", True):
-                rows[row["key"]] = row
-    return rows
+    """Valid teacher outputs by utterance key (:func:`spokenemo.aecotd.teacher.load_teacher_outputs`)."""
+    from .teacher import load_teacher_outputs
+
+    return load_teacher_outputs(path, valid_only=True)
+
+
+def transcript_text(text: str | None) -> str:
+    """The transcript as prompts show it: the teacher's placeholder when there is none."""
+    from .teacher import NO_TRANSCRIPT
+
+    return (text or "").strip() or NO_TRANSCRIPT

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -176,15 +177,38 @@ _CUE_WORDS = re.compile(
     r"segments?|contours?|ris(?:e|es|ing)|fall(?:s|ing)?|monoton\w*)\b", re.IGNORECASE)
 _COARSE_IN_CUES = re.compile(r"\b(Pitch|Intensity|Speech rate|Articulation rate):\s*([A-Za-z]+)\.")
 _OPPOSITE = {"high": "low", "low": "high", "strong": "weak", "weak": "strong", "fast": "slow", "slow": "fast"}
-_COPULA = r"(?:is|was|are|were|remains|stays|sounds|seems)\s+(?:very\s+|quite\s+|rather\s+|relatively\s+)?"
-# Phrases that state a coarse cue's word, per cue; group 1 is the word.
-_CLAIMS = {
-    "pitch": [r"\b(high|low)(?:er)?\s+pitch\b", rf"\bpitch\s+{_COPULA}(high|low)\b"],
-    "intensity": [r"\b(strong|weak)(?:er)?\s+intensity\b", rf"\bintensity\s+{_COPULA}(strong|weak)\b"],
-    "speech rate": [r"\b(fast|slow)(?:er)?\s+speech\b", rf"\bspeech\s+rate\s+{_COPULA}(fast|slow)\b"],
-    "articulation rate": [r"\b(fast|slow)(?:er)?\s+articulation\b",
-                          rf"\barticulation(?:\s+rate)?\s+{_COPULA}(fast|slow)\b"],
+# Words a model may use for a coarse cue's value, mapped to the cue text's word.
+_SYNONYMS = {
+    "pitch": {"high": "high", "low": "low"},
+    "intensity": {"strong": "strong", "high": "strong", "loud": "strong", "weak": "weak", "low": "weak",
+                  "quiet": "weak", "soft": "weak"},
+    "speech rate": {"fast": "fast", "quick": "fast", "slow": "slow"},
+    "articulation rate": {"fast": "fast", "quick": "fast", "slow": "slow"},
 }
+_COPULA = r"(?:is|was|are|were|remains|stays|sounds|seems)\s+(?:very\s+|quite\s+|rather\s+|relatively\s+)?"
+
+
+def _claim_patterns(cue: str) -> list[str]:
+    words = "|".join(_SYNONYMS[cue])
+    noun = {"pitch": r"pitch", "intensity": r"intensity", "speech rate": r"speech(?:\s+rate)?",
+            "articulation rate": r"articulation(?:\s+rate)?"}[cue]
+    subject = {"speech rate": r"speech\s+rate"}.get(cue, noun)
+    return [rf"\b({words})(?:er)?\s+{noun}\b", rf"\b{subject}\s+{_COPULA}({words})\b"]
+
+
+# Phrases that state a coarse cue's value, per cue; group 1 is the word.
+_CLAIMS = {cue: _claim_patterns(cue) for cue in _SYNONYMS}
+# "a low, quiet and slow voice": adjectives before voice/tone/delivery.
+_DESCRIBED = re.compile(r"\b((?:(?:high|low|loud|quiet|soft|strong|weak|fast|slow|quick)(?:\s*,\s*|\s+and\s+|\s+))+)"
+                        r"(?:voice|tone|delivery)\b", re.IGNORECASE)
+_DESCRIPTOR_CUE = {"high": ("pitch", "high"), "low": ("pitch", "low"), "loud": ("intensity", "strong"),
+                   "strong": ("intensity", "strong"), "quiet": ("intensity", "weak"), "soft": ("intensity", "weak"),
+                   "weak": ("intensity", "weak"), "fast": ("speech rate", "fast"), "quick": ("speech rate", "fast"),
+                   "slow": ("speech rate", "slow")}
+_MOVES = re.compile(r"\b(pitch|intensity)\b[^.;\n]{0,30}?\b(falls?|falling|drops?|decreases?|declines?|"
+                    r"rises?|rising|increases?|climbs?|goes\s+up|goes\s+down)\s+from\s+(\d\.\d+)\s+to\s+(\d\.\d+)",
+                    re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\d.])\d\.\d\d(?![\d])")
 MIN_REASONING_WORDS = 8
 COPY_RATIO = 0.9
 
@@ -199,15 +223,41 @@ def coarse_words(cue_text: str) -> dict[str, str]:
     return out
 
 
-def contradicted_cues(reasoning: str, cue_text: str) -> list[str]:
-    """Coarse cues the reasoning states the opposite of, e.g. ``["says low pitch, cue is high"]``."""
-    problems = []
-    for cue, actual in coarse_words(cue_text).items():
-        for pattern in _CLAIMS.get(cue, []):
-            claimed = {m.group(1).lower() for m in re.finditer(pattern, reasoning, re.IGNORECASE)}
-            if _OPPOSITE[actual] in claimed:
-                problems.append(f"says {_OPPOSITE[actual]} {cue}, cue is {actual}")
-                break
+def cue_errors(reasoning: str, cue_text: str) -> list[str]:
+    """Statements in the reasoning that the cue text proves wrong.
+
+    - a coarse cue stated with the opposite word (``low pitch`` when the cue says high; loud/quiet
+      count for intensity; ``a low, quiet voice`` is read as pitch and intensity);
+    - a contour direction that its own numbers deny (``pitch falls from 0.35 to 0.58``);
+    - a segment value (``0.35``) that appears nowhere in the cue text.
+    """
+    problems: list[str] = []
+    actual = coarse_words(cue_text)
+    claimed: dict[str, set[str]] = {cue: set() for cue in _SYNONYMS}
+    for cue, patterns in _CLAIMS.items():
+        for pattern in patterns:
+            for m in re.finditer(pattern, reasoning, re.IGNORECASE):
+                claimed[cue].add(_SYNONYMS[cue][m.group(1).lower()])
+    for m in _DESCRIBED.finditer(reasoning):
+        for adjective in re.findall(r"[a-z]+", m.group(1).lower()):
+            if adjective in _DESCRIPTOR_CUE:
+                cue, word = _DESCRIPTOR_CUE[adjective]
+                # "a fast voice" is only wrong when both rates are the other way.
+                if cue == "speech rate" and actual.get("articulation rate", word) == word:
+                    continue
+                claimed[cue].add(word)
+    for cue, word in actual.items():
+        if _OPPOSITE[word] in claimed.get(cue, set()):
+            problems.append(f"says {_OPPOSITE[word]} {cue}, cue is {word}")
+    for m in _MOVES.finditer(reasoning):
+        what, verb, a, b = m.group(1).lower(), m.group(2).lower(), float(m.group(3)), float(m.group(4))
+        falling = verb.startswith(("fall", "drop", "decreas", "declin", "goes down"))
+        if (falling and a < b) or (not falling and a > b):
+            problems.append(f"says {what} {verb} from {m.group(3)} to {m.group(4)}")
+    cue_numbers = set(_NUMBER.findall(cue_text))
+    invented = [n for n in dict.fromkeys(_NUMBER.findall(reasoning)) if n not in cue_numbers]
+    if cue_numbers and invented:
+        problems.append(f"cites values not in the cues: {', '.join(invented[:4])}")
     return problems
 
 
@@ -267,7 +317,7 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
     else:
         if not _CUE_WORDS.search(reasoning):
             problems.append("reasoning does not refer to any acoustic cue")
-        problems.extend(f"contradicts the cues: {p}" for p in contradicted_cues(reasoning, cue_text))
+        problems.extend(f"contradicts the cues: {p}" for p in cue_errors(reasoning, cue_text))
         if is_repetitive(reasoning):
             problems.append("repetitive (the model looped)")
         if copies_example(reasoning, examples):
@@ -293,6 +343,26 @@ def read_cache(path: str | Path) -> list[dict[str, Any]]:
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: a line before the last one is not JSON ({err.msg})",
                           hint="the file was edited or is not a teacher cache; move it away and rerun") from err
+
+
+def drop_torn_tail(path: str | Path) -> bool:
+    """Cut a torn last line (no newline: the write was interrupted) off ``path`` so the next append
+    starts on a fresh line. Returns whether something was cut."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return False
+        fh.seek(0)
+        content = fh.read()
+        keep = content.rfind(b"\n") + 1
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted run", path, len(content) - keep)
+    return True
 
 
 def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: str | None = None,
@@ -486,6 +556,7 @@ def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], o
         summary.est_completion_tokens = max_tokens * len(todo)
         return summary
     assert backend is not None and model is not None
+    drop_torn_tail(output)
     examples = example_answers(template, labels)
     bar = None
     if progress and todo:

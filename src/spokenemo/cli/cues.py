@@ -34,8 +34,13 @@ def _load_settings(path: Path | None) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if isinstance(data, dict) and isinstance(data.get("cues"), dict):
-        data = data["cues"]
-        data = data.get("options", data) if isinstance(data.get("options"), dict) else data
+        # an experiment config: `cues: {n_segments, extended, speaker_relative, options: {...}}`
+        section = data["cues"]
+        options = dict(section.get("options") or {})
+        for key in ("n_segments", "extended"):
+            if key in section:
+                options.setdefault(key, section[key])
+        return options
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of cue settings")
     return data

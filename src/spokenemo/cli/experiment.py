@@ -55,6 +55,7 @@ def experiment_command(config: Path, output: Path, ablations: bool, systems: tup
 
     from ..errors import ConfigError
     from ..experiment import RunOptions, load_config, run_experiment
+    from ..experiment.report import mean_std
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S")
@@ -78,7 +79,7 @@ def experiment_command(config: Path, output: Path, ablations: bool, systems: tup
             if r.aggregate is None:
                 table.add_row(r.system.name, "–", "–", "–", "–", f"{r.status}: {r.note[:60]}")
             else:
-                table.add_row(r.system.name, *(r.aggregate.summary(m) for m in ("ua", "wa", "macro_f1", "weighted_f1")),
+                table.add_row(r.system.name, *(mean_std(r.aggregate, m) for m in ("ua", "wa", "macro_f1", "weighted_f1")),
                               r.status)
         console.print(table)
     console.print(f"wrote {output / 'report.md'} and {output / 'results.json'}")

@@ -29,7 +29,7 @@ import logging
 import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -363,8 +363,3 @@ def extract_manifest(
     with contextlib.suppress(FileNotFoundError):
         os.unlink(paths.part)
     return BatchSummary(paths=paths, total=len(utts), done=len(rows), computed=computed, errors=errors)
-
-
-def keys_in(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """The ``key`` of every row (helper for fold selection)."""
-    return [str(r["key"]) for r in rows]

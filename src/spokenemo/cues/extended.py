@@ -19,22 +19,27 @@ jitter                  %      *tracks*: frame-level pitch perturbation, the mea
                                like Praat's RAP but on 10 ms frames, not glottal periods;
                                triples with a step above 25 % are tracker jumps and skipped).
                                *praat*: Praat's jitter (local) of the periodic point process
-shimmer                 %      *tracks*: the same perturbation on the frame RMS amplitude of
-                               voiced frames. *praat*: Praat's shimmer (local)
+shimmer                 %      *tracks*: local shimmer on glottal cycles found by
+                               integrating the F0 track over each voiced run: mean absolute
+                               difference of consecutive cycle peak amplitudes / mean peak
+                               amplitude (:func:`shimmer_cycles`; F0 from :func:`f0_track`).
+                               *praat*: Praat's shimmer (local)
 hnr                     dB     *tracks*: Boersma's (1993) autocorrelation HNR per voiced
                                frame, from the STFT power spectrum (inverse FFT -> frame
                                autocorrelation, divided by the Hann window's own
                                autocorrelation, highest peak at lags of ``fmin``-``fmax``,
-                               ``10*log10(r / (1 - r))``), averaged over voiced frames.
+                               ``10*log10(r / (1 - r))``), averaged over voiced frames
+                               with ``r > 0.45`` (Praat's voicing threshold; 0 if none).
                                *praat*: mean of Praat's cross-correlation harmonicity
 spectral_tilt           dB     alpha ratio: ``10*log10(E[1-5 kHz] / E[50 Hz-1 kHz])`` per
                                sounding frame from the STFT power, averaged; higher = flatter
                                spectrum (more high-frequency energy)
 ======================  =====  ===========================================================
 
-The *tracks* voice-quality numbers are cheap proxies: they follow the Praat measures across
-voices and emotions but are not numerically equal to them (frames of 64 ms smooth out
-cycle-to-cycle variation). ``voice_quality="praat"`` computes the Praat measures (parselmouth).
+The *tracks* voice-quality numbers are cheap proxies, not numerically equal to Praat's (frames
+of 64 ms smooth out cycle-to-cycle variation). Rank agreement with Praat (Spearman, 62 RAVDESS
+and nEMO clips): HNR 0.94, shimmer 0.73, jitter 0.60; ``voice_quality="praat"`` computes the
+Praat measures themselves (parselmouth).
 """
 
 from __future__ import annotations
@@ -46,11 +51,14 @@ import scipy.fft
 
 from ..errors import ConfigError
 from .config import CueExtractionConfig
+from .piptrack import piptrack_pitch
 from .tracks import FrameTracks, hann_window
 from .vocabulary import EXTENDED_CUES
 
 #: Relative step between neighbouring pitch frames above which a triple is a tracker jump.
 MAX_PITCH_STEP = 0.25
+#: Normalised autocorrelation a frame needs to enter the HNR mean (Praat's voicing threshold).
+HNR_VOICING_THRESHOLD = 0.45
 
 
 def pitch_range_st(tracks: FrameTracks) -> float:
@@ -103,20 +111,51 @@ def jitter_tracks(tracks: FrameTracks) -> float:
     return _three_point_perturbation(tracks.pitch, tracks.voiced)
 
 
-def shimmer_tracks(tracks: FrameTracks) -> float:
-    # triples are chosen where the *pitch* is steady, so amplitude perturbation is measured
-    # on stretches of one voiced sound
-    if tracks.n_frames < 3:
+def f0_track(tracks: FrameTracks, config: CueExtractionConfig) -> np.ndarray:
+    """A pitch track close to F0 on the voiced frames (0 elsewhere).
+
+    The paper's piptrack pick (strongest peak) is often a harmonic; period-based measures need
+    the fundamental, so with ``pitch_pick="strongest"`` the lowest piptrack candidate of the
+    same spectrogram is used instead. pYIN and Praat tracks are F0 trackers already.
+    """
+    if config.pitch_backend != "piptrack" or config.pitch_pick == "lowest" or tracks.magnitude is None:
+        return tracks.pitch
+    low = piptrack_pitch(tracks.magnitude, sr=tracks.sr, n_fft=tracks.n_fft, fmin=config.fmin, fmax=config.fmax,
+                         threshold=config.piptrack_threshold, pick="lowest")
+    return np.where(tracks.voiced, low, 0.0)
+
+
+def shimmer_cycles(y: np.ndarray, tracks: FrameTracks, f0: np.ndarray) -> float:
+    """Local shimmer (%) from the peak amplitude of each glottal cycle.
+
+    Within every run of at least 3 voiced frames the F0 track (interpolated per sample) is
+    integrated to a phase; each whole cycle of phase is one period, its amplitude the largest
+    ``|y|`` in it. Shimmer = mean ``|A[i+1] - A[i]|`` / mean ``A`` over all runs (Praat's
+    "shimmer (local)" on these cycles; partial first/last cycles of a run are dropped).
+    """
+    hop, sr = tracks.hop_length, tracks.sr
+    idx = np.flatnonzero(tracks.voiced & (f0 > 0))
+    diffs = total = 0.0
+    n_diffs = n_amps = 0
+    for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1) if idx.size else []:
+        if run.size < 3:
+            continue
+        s0, s1 = int(run[0]) * hop, min((int(run[-1]) + 1) * hop, y.size)
+        if s1 - s0 < 4:
+            continue
+        freq = np.interp(np.arange(s0, s1) / hop, run, f0[run])
+        cycle = np.floor(np.cumsum(freq) / sr).astype(np.int64)
+        starts = np.flatnonzero(np.diff(cycle, prepend=cycle[0] - 1))
+        if starts.size < 4:
+            continue
+        amps = np.maximum.reduceat(np.abs(y[s0:s1]), starts)[1:-1]
+        diffs += float(np.abs(np.diff(amps)).sum())
+        n_diffs += amps.size - 1
+        total += float(amps.sum())
+        n_amps += amps.size
+    if n_diffs == 0 or total <= 0:
         return 0.0
-    f, a, v = tracks.pitch, tracks.rms, tracks.voiced
-    prev, cur, nxt = f[:-2], f[1:-1], f[2:]
-    ok = v[:-2] & v[1:-1] & v[2:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok &= np.maximum(np.abs(cur / prev - 1.0), np.abs(nxt / cur - 1.0)) <= MAX_PITCH_STEP
-    if not ok.any():
-        return 0.0
-    ap, ac, an = a[:-2][ok], a[1:-1][ok], a[2:][ok]
-    return float(100.0 * np.mean(np.abs(2 * ac - ap - an) / (2 * ac)))
+    return float(100.0 * (diffs / n_diffs) / (total / n_amps))
 
 
 @lru_cache(maxsize=8)
@@ -142,7 +181,10 @@ def hnr_tracks(tracks: FrameTracks, fmin: float, fmax: float) -> float:
     rw = _window_autocorrelation(n_fft)[lag_lo:lag_hi + 1]
     best = np.nanmax(r[:, lag_lo:lag_hi + 1] / rw, axis=1)
     best = np.clip(np.nan_to_num(best, nan=0.0), 1e-6, 1.0 - 1e-6)
-    return float(np.mean(10.0 * np.log10(best / (1.0 - best))))
+    periodic = best > HNR_VOICING_THRESHOLD
+    if not periodic.any():
+        return 0.0
+    return float(np.mean(10.0 * np.log10(best[periodic] / (1.0 - best[periodic]))))
 
 
 def spectral_tilt_db(tracks: FrameTracks) -> float:
@@ -195,8 +237,8 @@ def extended_cues(tracks: FrameTracks, config: CueExtractionConfig | None = None
         Tracks computed with the STFT magnitudes kept (``config.extended`` or ``keep_magnitude``).
     config : CueExtractionConfig, optional
         ``min_pause_s``, ``fmin``/``fmax`` and ``voice_quality``.
-    y : np.ndarray, optional
-        The signal; needed only for ``voice_quality="praat"``.
+    y : np.ndarray
+        The signal (shimmer and Praat's measures are taken on the waveform).
     """
     cfg = config or CueExtractionConfig()
     count, length = pauses(tracks, cfg.min_pause_s)
@@ -205,7 +247,11 @@ def extended_cues(tracks: FrameTracks, config: CueExtractionConfig | None = None
             raise ValueError("voice_quality 'praat' needs the signal y")
         jitter, shimmer, hnr = praat_voice_quality(y, cfg)
     else:
-        jitter, shimmer, hnr = jitter_tracks(tracks), shimmer_tracks(tracks), hnr_tracks(tracks, cfg.fmin, cfg.fmax)
+        if y is None:
+            raise ValueError("extended cues need the signal y (shimmer is measured on the waveform)")
+        jitter = jitter_tracks(tracks)
+        shimmer = shimmer_cycles(np.asarray(y, dtype=np.float32), tracks, f0_track(tracks, cfg))
+        hnr = hnr_tracks(tracks, cfg.fmin, cfg.fmax)
     values = {
         "pitch_range": pitch_range_st(tracks),
         "pitch_variability": pitch_variability_st(tracks),

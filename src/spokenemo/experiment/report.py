@@ -39,6 +39,13 @@ def _pct(x: Any) -> str:
     return f"{100 * x:.1f}"
 
 
+def mean_std(agg: Any, metric: str) -> str:
+    """``"63.9 ± 9.1"`` in percent; a single fold has no spread, so just its value."""
+    if agg.n_folds == 1:
+        return _pct(agg.mean[metric])
+    return agg.summary(metric)
+
+
 def _cell(text: str) -> str:
     """Text that stays inside one Markdown table cell."""
     return " ".join(str(text).replace("|", "/").split())
@@ -79,7 +86,7 @@ def caption(result: ExperimentResult, task_name: str, what: str) -> str:
     dep = "" if indep else " Speakers are shared between train and test (official split)."
     return (f"*{what}. Protocol: {protocol}, {len(task.folds)} fold{'s' if len(task.folds) != 1 else ''}; "
             f"classes ({len(task.labels)}): {', '.join(task.labels)}; data: {_data_text(result, task_name)}. "
-            f"Mean ± std over folds (population std), percent.{dep}{extra}*")
+            f"{'Mean ± std over folds (population std)' if len(task.folds) > 1 else 'One fold'}, percent.{dep}{extra}*")
 
 
 def _rows(result: ExperimentResult, task_name: str) -> list[SystemResult]:
@@ -96,7 +103,7 @@ def _main_table(result: ExperimentResult, task_name: str) -> list[str]:
             lines.append(f"| {r.system.label} | " + " | ".join("–" for _ in METRIC_NAMES)
                          + f" | {r.status}: {_cell(r.note)} |")
             continue
-        cells = [f"{100 * r.aggregate.mean[m]:.1f} ± {100 * r.aggregate.std[m]:.1f}" for m in METRIC_NAMES]
+        cells = [mean_std(r.aggregate, m) for m in METRIC_NAMES]
         note = _cell(_settings_text(r) + (f"; {r.status}: {r.note}" if r.status != "done" else ""))
         lines.append(f"| {r.system.label} | " + " | ".join(cells) + f" | {note} |")
     return lines
@@ -115,7 +122,7 @@ def _per_fold_tables(result: ExperimentResult, task_name: str) -> list[str]:
             by_fold = {rec["fold"]: rec["metrics"][metric] for rec in r.folds}
             cells = [_pct(by_fold.get(f)) for f in folds]
             lines.append(f"| {r.system.label} | " + " | ".join(cells)
-                         + f" | {r.aggregate.summary(metric)} |")
+                         + f" | {mean_std(r.aggregate, metric)} |")
     return lines
 
 
@@ -137,7 +144,7 @@ def _paper_tables(result: ExperimentResult, task_name: str) -> list[str]:
             if name in rows:
                 r = rows[name]
                 paper_cell = f" | {paper.get(name, '–')}" if head else ""
-                lines.append(f"| {r.system.label} | {r.aggregate.summary(metric)}{paper_cell} | {_settings_text(r)} |")
+                lines.append(f"| {r.system.label} | {mean_std(r.aggregate, metric)}{paper_cell} | {_settings_text(r)} |")
     present = [(n, rows[name]) for n, name in sweep if name in rows
                and (rows[name].system.options.get("n_segments") or result.config.cues.n_segments) == n]
     if len(present) >= 2:
@@ -147,7 +154,7 @@ def _paper_tables(result: ExperimentResult, task_name: str) -> list[str]:
                   "|---|---|" + ("---|" if head else "") + "---|"]
         for n, r in present:
             paper_cell = f" | {paper.get(f'aecotd-no-cot-n{n}', '–')}" if head else ""
-            lines.append(f"| {n} | {r.aggregate.summary(metric)}{paper_cell} | {_settings_text(r)} |")
+            lines.append(f"| {n} | {mean_std(r.aggregate, metric)}{paper_cell} | {_settings_text(r)} |")
     return lines
 
 
@@ -235,9 +242,9 @@ def write_outputs(result: ExperimentResult) -> dict[str, Path]:
                 continue
             png = out / "confusion" / _safe(task_name) / f"{_safe(r.system.name)}-seed{r.seed}.png"
             pooled = r.aggregate.pooled
-            title = (f"{result.config.name} {task_name}: {r.system.name}\n"
-                     f"{task.folds[0].protocol}, pooled over {len(r.folds)} folds, "
-                     f"{METRIC_NAMES[result.config.metric]} {r.aggregate.summary(result.config.metric)}")
+            span = f"pooled over {len(r.folds)} folds" if len(r.folds) > 1 else "1 fold"
+            title = (f"{result.config.name} {task_name}: {r.system.name}\n{task.folds[0].protocol}, {span}, "
+                     f"{METRIC_NAMES[result.config.metric]} {mean_std(r.aggregate, result.config.metric)}")
             plot_confusion(pooled.confusion, pooled.labels, png, title=title, invalid=pooled.invalid)
             paths[f"{task_name}/{r.system.name}/{r.seed}"] = png
     with atomic_write(out / "results.json") as fh:

@@ -318,7 +318,9 @@ class Runner:
             "labels": _hash([(k, str(labels[k])) for k in list(fold.train) + list(test_keys)]),
         }
         if spec.kind == "cue-lr" or spec.is_student:
-            parts["cues"] = self.cfg.cues.model_dump(mode="json")
+            parts["cues"] = self.bank.cue_config().fingerprint()  # settings + cue-code version
+        if spec.kind == "egemaps-svm":
+            parts["egemaps"] = package_versions().get("opensmile")
         if spec.is_student:
             parts["student"] = self.student_settings()
         return _hash(parts)

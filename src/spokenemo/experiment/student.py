@@ -140,7 +140,8 @@ def run_student_fold(spec: SystemSpec, task: Task, fold: Fold, train: list[Utter
     SystemUnavailable
         A chain-of-thought system without any teacher output and no permission to run the teacher.
     """
-    from ..aecotd import config_from_dict, load_student, predict, train as train_student
+    from ..aecotd import config_from_dict, load_student, predict
+    from ..aecotd import train as train_student
     from ..aecotd.cuetext import read_cue_table
     from ..aecotd.inference import build_inputs
     from .runner import _safe

@@ -47,6 +47,20 @@ def pick_dtype(device: str, dtype: str = "auto", cpu_bf16: bool = False) -> Any:
     return torch.bfloat16 if cpu_bf16 else torch.float32
 
 
+class _StopOnText:
+    """Stop a sequence once its decoded new text holds a stop string. (transformers' own
+    ``stop_strings`` needs a tokenizer whose vocabulary it can map to text, which not all have.)"""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, stops: list[str]) -> None:
+        self.tokenizer, self.prompt_len, self.stops = tokenizer, prompt_len, stops
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
+
+
 class TransformersBackend(LLMBackend):
     """Chat with a causal LM loaded by ``transformers``.
 
@@ -150,7 +164,7 @@ class TransformersBackend(LLMBackend):
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
-            kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+            kwargs["stopping_criteria"] = [_StopOnText(self.tokenizer, enc["input_ids"].shape[1], list(stop))]
         try:
             with torch.inference_mode():
                 out = self.model.generate(**enc, **kwargs)
