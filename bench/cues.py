@@ -163,7 +163,8 @@ def pitch_agreement(files: list[Path]) -> dict[str, object]:
     """
     from spokenemo.cues import compute_tracks
 
-    configs = {"strongest": CueExtractionConfig(), "lowest": CueExtractionConfig(pitch_pick="lowest"),
+    configs = {"strongest": CueExtractionConfig(gate_pitch_by_silence=True),
+               "lowest": CueExtractionConfig(pitch_pick="lowest", gate_pitch_by_silence=True),
                "pyin": CueExtractionConfig(pitch_backend="pyin")}
     d: dict[str, list[np.ndarray]] = {"strongest": [], "lowest": []}
     pitches: dict[tuple[str, str], list[np.ndarray]] = {}

@@ -28,7 +28,7 @@ from spokenemo.aecotd import (
 from spokenemo.aecotd.tiny import make_tiny_model_dir
 from spokenemo.aecotd.training import encode_training_data
 from spokenemo.corpora.manifest import Utterance, write_manifest
-from spokenemo.errors import ConfigError, ModelNotFoundError, ProtocolError
+from spokenemo.errors import AudioNotFoundError, ConfigError, ModelNotFoundError, ProtocolError
 from spokenemo.protocols import speaker_kfold, write_folds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -307,7 +307,7 @@ def test_explain_a_clip(workspace, trained, test_data):
     assert e.transcript_source == "given" and e.cue_text.startswith("Pitch: ")
     assert {"pitch", "intensity", "speech_rate", "articulation_rate", "pitch_seg_7"} <= set(e.cues)
     assert isinstance(e.explanation, str)
-    with pytest.raises(Exception, match="not found|does not exist"):
+    with pytest.raises(AudioNotFoundError, match="no such audio file"):
         explain(student, workspace / "missing.wav", text="x")
 
 
@@ -338,3 +338,20 @@ def test_cli_train_predict_explain(workspace, trained, test_data, tmp_path):
     assert shown["emotion"] in ("angry", "happy", "neutral", "sad") and shown["cue_text"].startswith("Pitch:")
     res = runner.invoke(cli, ["predict", str(tmp_path / "nothing"), str(workspace / "manifest.jsonl")])
     assert res.exit_code == 2 and "model directory not found" in res.output
+
+
+@pytest.mark.slow
+def test_free_generation_parity_with_scoring(workspace, tmp_path):
+    """A student that learnt the answer format gives the same decision by generation and by scoring."""
+    cues = {"angry": "Pitch: high. Intensity: strong.", "sad": "Pitch: low. Intensity: weak.",
+            "happy": "Pitch: high. Intensity: weak.", "neutral": "Pitch: low. Intensity: strong."}
+    items = [StudentInput(f"u{i}", "Kids are talking by the door", cues[lab], lab)
+             for i, lab in enumerate(list(cues) * 4)]
+    data = TrainingData(items=items, labels=["angry", "happy", "neutral", "sad"], label_set="4class")
+    cfg = _config(workspace, **{"target.cot": False, "optim.epochs": 12, "optim.lr": 2e-2, "optim.batch_size": 4,
+                                "optim.warmup_ratio": 0.0, "lora.r": 16, "runtime.checkpoint_every": 100})
+    student = load_student(train(cfg, tmp_path / "m", data=data))
+    scored = predict(student, items[:4])
+    generated = predict(student, items[:4], mode="generate", max_new_tokens=8)
+    assert all(g.valid for g in generated), [g.generated for g in generated]
+    assert [g.predicted for g in generated] == [s.predicted for s in scored]

@@ -7,7 +7,15 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from spokenemo.cues import CueTextConfig, FineCues, Thresholds, UtteranceCues, render_cue_text, speaker_of
+from spokenemo.cues import (
+    CueTextConfig,
+    FineCues,
+    Thresholds,
+    UtteranceCues,
+    render_cue_text,
+    render_table,
+    speaker_of,
+)
 from spokenemo.errors import ConfigError
 
 
@@ -178,3 +186,13 @@ def test_extended_rendering_needs_extended_cues_and_thresholds():
     coarse_only = Thresholds.fit([c.coarse])
     with pytest.raises(ConfigError, match="thresholds have no value"):
         render_cue_text(c, coarse_only, CueTextConfig.variant("extended"))
+
+
+def test_render_table_uses_each_rows_speaker():
+    th = Thresholds.fit(ROWS, speaker_relative=True)
+    rows = [{**r, **{f"{c}_seg_7": [0.5] * 7 for c in ("pitch", "intensity")}} for r in ROWS]
+    texts = render_table(rows, th, CueTextConfig(fine=False))
+    assert set(texts) == {r["key"] for r in ROWS}
+    # a2 has pitch 120: above speaker A's median (110), below the global one (160)
+    assert texts["a2"].startswith("Pitch: high.")
+    assert render_cue_text(rows[1], th, CueTextConfig(fine=False), speaker="nobody").startswith("Pitch: low.")

@@ -216,3 +216,52 @@ def test_speaker_z_uses_every_utterance_of_the_speaker(tmp_path, monkeypatch):
     preds = lambda r: [p["pred"] for rec in r.folds for p in rec["predictions"]]  # noqa: E731
     assert preds(shifted) == preds(plain)
     assert shifted.aggregate.mean["ua"] == 1.0
+
+
+def test_unreadable_clip_is_recorded_and_counted_wrong(tmp_path):
+    """A clip that cannot be decoded: training goes on without it, its test prediction is missing
+    (scored as wrong), and the failure is recorded with the features."""
+    import shutil
+
+    root = tmp_path / "ravdess"
+    shutil.copytree(FIXTURE_RAVDESS, root)
+    bad = root / "Actor_01" / "03-01-05-01-02-01-01.flac"  # angry, actor 01 (fold1 test)
+    bad.write_bytes(b"not audio at all")
+    systems = ["cue-lr"] + (["egemaps-svm"] if egemaps_ok() else [])
+    cfg = config_from_dict(_tiny_config(corpus={"name": "ravdess", "root": str(root),
+                                                "options": {"with_duration": False}}, systems=systems))
+    res = run_experiment(cfg, tmp_path / "out")
+    for name in systems:
+        fold1 = res.get("4class", name).folds[0]
+        assert fold1["info"]["n_test_without_features"] == 1
+        pred = next(p for p in fold1["predictions"] if p["key"] == "ravdess/01/03-01-05-01-02-01-01")
+        assert pred["pred"] is None
+        assert fold1["metrics"]["n_invalid"] == 1 and fold1["metrics"]["support"]["angry"] == 2
+    errors = list((tmp_path / "out" / "features").glob("cues-*/cues.errors.jsonl"))
+    assert "03-01-05-01-02-01-01" in errors[0].read_text()
+
+
+def egemaps_ok() -> bool:
+    from spokenemo.experiment.features import egemaps_available
+
+    return egemaps_available()[0]
+
+
+def test_egemaps_skipped_with_a_note_when_opensmile_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_mod, "egemaps_available",
+                        lambda: (False, "opensmile is not importable; install spokenemo[opensmile]"))
+    cfg = config_from_dict(_tiny_config(systems=["egemaps-svm", "majority"]))
+    res = run_experiment(cfg, tmp_path / "out")
+    r = res.get("4class", "egemaps-svm")
+    assert r.status == "skipped" and "spokenemo[opensmile]" in r.note
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    row = next(s for s in data["tasks"][0]["systems"] if s["name"] == "egemaps-svm")
+    assert row["status"] == "skipped" and row["mean"] is None
+
+
+def test_running_some_folds_says_so_in_the_captions(tmp_path):
+    cfg = config_from_dict(_tiny_config(systems=["majority"]))
+    run_experiment(cfg, tmp_path / "out", RunOptions(folds=["fold2"]))
+    assert "Protocol: speaker-kfold, 1 of its 2 folds (fold2);" in (tmp_path / "out" / "report.md").read_text()
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert (data["tasks"][0]["n_folds"], data["tasks"][0]["n_protocol_folds"]) == (1, 2)

@@ -54,8 +54,9 @@ def test_overrides_put_the_system_switches_last():
     assert "optim.epochs" not in text_only
 
 
-def test_cot_system_without_teacher_outputs_is_skipped_with_a_note(tmp_path, tiny_model):
-    cfg = config_from_dict(_config(tiny_model, ["aecotd", "majority"]))
+def test_cot_system_without_teacher_outputs_is_skipped_with_a_note(tmp_path):
+    # skipped before any model is loaded: the base model is never read
+    cfg = config_from_dict(_config(tmp_path / "no-model", ["aecotd", "majority"]))
     res = run_experiment(cfg, tmp_path / "out")
     r = res.get("4class", "aecotd")
     assert r.status == "skipped" and "teacher" in r.note and "run_missing" in r.note

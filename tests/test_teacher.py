@@ -160,6 +160,10 @@ def test_blind_mode_disagreement_is_not_a_failure():
     ("Pitch falls from 0.20 to 1.00.", ["says pitch falls from 0.20 to 1.00"]),
     ("Pitch rises from 0.20 to 1.00 and intensity drops from 1.00 to 0.50.", []),
     ("Intensity peaks at 0.95.", ["cites values not in the cues: 0.95"]),
+    ("Over the spoken part, pitch goes from 0.20 to 0.40 and intensity from 0.50 to 0.80.", []),
+    ("Pitch goes from 0.70 to 0.20.", ["says pitch goes from 0.70 to 0.20, but 0.70 comes after 0.20"]),
+    ("Intensity goes from 0.20 to 0.50.", ["intensity values 0.20 are not in the intensity segments"]),
+    ("Pitch moves from 0.33 to 0.90.", ["pitch values 0.33 are not in the pitch segments"]),
 ])
 def test_cue_errors(reasoning, expected):
     assert cue_errors(reasoning, HIGH) == expected

@@ -31,6 +31,9 @@ from .errors import ConfigError, ModelNotFoundError
 
 BACKENDS: tuple[str, ...] = ("auto", "pocketsphinx", "faster-whisper", "none")
 SAMPLE_RATE = 16000
+#: Peak amplitude below which a signal counts as silence and gets an empty transcript
+#: (-60 dBFS; pocketsphinx's language model otherwise "hears" a word in digital silence).
+SILENCE_PEAK = 1e-3
 
 
 class Transcriber(Protocol):
@@ -160,4 +163,7 @@ def transcribe(audio: np.ndarray | str | Path, *, backend: str = "auto", model_p
         from .audio import load_audio
 
         audio = load_audio(audio, start=start, end=end, sr=SAMPLE_RATE)
-    return get_transcriber(backend, model_path)(audio)
+    transcriber = get_transcriber(backend, model_path)
+    if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        return ""
+    return transcriber(audio)

@@ -82,10 +82,9 @@ def explain(student: Student, wav_path: str | Path, text: str | None = None, *, 
     samples = load_audio(wav_path, start=start, end=end, sr=16000)
     source = "given"
     if text is None:
-        from ..asr import get_transcriber
+        from ..asr import resolve_backend, transcribe
 
-        transcriber = get_transcriber(asr, asr_model)
-        text, source = transcriber(samples), transcriber.name
+        text, source = transcribe(samples, backend=asr, model_path=asr_model), resolve_backend(asr, asr_model)
     cfg, thresholds, extraction = student_cue_settings(student)
     raw: dict[str, Any] = {}
     cue_text = ""

@@ -10,7 +10,6 @@ student code does not depend on their internals.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path

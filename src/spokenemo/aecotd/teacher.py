@@ -205,9 +205,11 @@ _DESCRIPTOR_CUE = {"high": ("pitch", "high"), "low": ("pitch", "low"), "loud": (
                    "strong": ("intensity", "strong"), "quiet": ("intensity", "weak"), "soft": ("intensity", "weak"),
                    "weak": ("intensity", "weak"), "fast": ("speech rate", "fast"), "quick": ("speech rate", "fast"),
                    "slow": ("speech rate", "slow")}
-_MOVES = re.compile(r"\b(pitch|intensity)\b[^.;\n]{0,30}?\b(falls?|falling|drops?|decreases?|declines?|"
-                    r"rises?|rising|increases?|climbs?|goes\s+up|goes\s+down)\s+from\s+(\d\.\d+)\s+to\s+(\d\.\d+)",
-                    re.IGNORECASE)
+# "pitch falls from 0.60 to 0.10", "and intensity from 0.90 to 0.30"
+_SPAN = re.compile(r"\b(pitch|intensity)\b([^.;\n]{0,30}?)\bfrom\s+(\d\.\d+)\s+to\s+(\d\.\d+)", re.IGNORECASE)
+_FALLING = re.compile(r"\b(falls?|falling|drops?|decreases?|declines?|goes\s+down)\b", re.IGNORECASE)
+_RISING = re.compile(r"\b(rises?|rising|increases?|climbs?|goes\s+up)\b", re.IGNORECASE)
+_SEGMENTS = re.compile(r"\b(Pitch|Intensity) by segment:\s*\[([^\]]*)\]")
 _NUMBER = re.compile(r"(?<![\d.])\d\.\d\d(?![\d])")
 MIN_REASONING_WORDS = 8
 COPY_RATIO = 0.9
@@ -229,7 +231,8 @@ def cue_errors(reasoning: str, cue_text: str) -> list[str]:
     - a coarse cue stated with the opposite word (``low pitch`` when the cue says high; loud/quiet
       count for intensity; ``a low, quiet voice`` is read as pitch and intensity);
     - a contour direction that its own numbers deny (``pitch falls from 0.35 to 0.58``);
-    - a segment value (``0.35``) that appears nowhere in the cue text.
+    - a contour "from A to B" whose values are not in that cue's segment list, or in the wrong order;
+    - any other segment value (``0.35``) that appears nowhere in the cue text.
     """
     problems: list[str] = []
     actual = coarse_words(cue_text)
@@ -249,13 +252,21 @@ def cue_errors(reasoning: str, cue_text: str) -> list[str]:
     for cue, word in actual.items():
         if _OPPOSITE[word] in claimed.get(cue, set()):
             problems.append(f"says {_OPPOSITE[word]} {cue}, cue is {word}")
-    for m in _MOVES.finditer(reasoning):
-        what, verb, a, b = m.group(1).lower(), m.group(2).lower(), float(m.group(3)), float(m.group(4))
-        falling = verb.startswith(("fall", "drop", "decreas", "declin", "goes down"))
-        if (falling and a < b) or (not falling and a > b):
-            problems.append(f"says {what} {verb} from {m.group(3)} to {m.group(4)}")
+    segments = {name.lower(): [v.strip() for v in values.split(",")] for name, values in _SEGMENTS.findall(cue_text)}
+    for m in _SPAN.finditer(reasoning):
+        what, between, a, b = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
+        verb = _FALLING.search(between) or _RISING.search(between)
+        if verb and (bool(_FALLING.search(between)) == (float(a) < float(b))) and a != b:
+            problems.append(f"says {what} {verb.group(1).lower()} from {a} to {b}")
+        values = segments.get(what)
+        if values and a in values and b in values and values.index(a) > len(values) - 1 - values[::-1].index(b):
+            problems.append(f"says {what} goes from {a} to {b}, but {a} comes after {b}")
+        elif values and (a not in values or b not in values):
+            missing = ", ".join(v for v in dict.fromkeys((a, b)) if v not in values)
+            problems.append(f"{what} values {missing} are not in the {what} segments")
     cue_numbers = set(_NUMBER.findall(cue_text))
-    invented = [n for n in dict.fromkeys(_NUMBER.findall(reasoning)) if n not in cue_numbers]
+    span_numbers = {n for m in _SPAN.finditer(reasoning) for n in (m.group(3), m.group(4))}
+    invented = [n for n in dict.fromkeys(_NUMBER.findall(reasoning)) if n not in cue_numbers | span_numbers]
     if cue_numbers and invented:
         problems.append(f"cites values not in the cues: {', '.join(invented[:4])}")
     return problems

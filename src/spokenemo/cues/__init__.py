@@ -27,13 +27,14 @@ from .extract import (
     extract_cues,
     extract_file,
     load_for_cues,
+    phonation_time,
     segment_column,
 )
 from .fine import FineCues, FineDetails, fine_cues, fine_details
 from .piptrack import piptrack_pitch
 from .plot import plot_cues
 from .syllables import syllable_nuclei
-from .text import CueTextConfig, format_segments, render_cue_text
+from .text import CueTextConfig, format_segments, render_cue_text, render_table
 from .thresholds import Thresholds, speaker_of
 from .tracks import FrameTracks, compute_tracks, frame_rms, stft_magnitude
 from .vocabulary import COARSE_CUES, EXTENDED_CUES, WORDS, CueWords
@@ -67,10 +68,12 @@ __all__ = [
     "format_segments",
     "frame_rms",
     "load_for_cues",
+    "phonation_time",
     "piptrack_pitch",
     "plot_cues",
     "read_cue_table",
     "render_cue_text",
+    "render_table",
     "segment_column",
     "speaker_of",
     "stft_magnitude",

@@ -59,9 +59,10 @@ class CueTablePaths:
 
     @classmethod
     def for_output(cls, out: str | Path) -> CueTablePaths:
-        """``OUT.parquet`` -> siblings ``OUT.jsonl``, ...; any other path is a folder of ``cues.*``."""
+        """``OUT.parquet`` (or ``OUT.jsonl``) -> ``OUT.parquet``, ``OUT.jsonl``, ...; any other path
+        is a folder holding ``cues.parquet``, ``cues.jsonl``, ..."""
         out = Path(out)
-        stem = out.with_suffix("") if out.suffix == ".parquet" else out / "cues"
+        stem = out.with_suffix("") if out.suffix in (".parquet", ".jsonl") else out / "cues"
         return cls(parquet=stem.with_name(stem.name + ".parquet"), jsonl=stem.with_name(stem.name + ".jsonl"),
                    part=stem.with_name(stem.name + ".part.jsonl"), errors=stem.with_name(stem.name + ".errors.jsonl"),
                    settings=stem.with_name(stem.name + ".settings.json"))

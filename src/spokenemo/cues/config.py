@@ -51,10 +51,12 @@ class CueExtractionConfig(BaseModel):
         A bin is a pitch candidate when its magnitude exceeds this fraction of the frame's
         largest magnitude (over all bins), librosa's ``threshold``.
     gate_pitch_by_silence : bool
-        A frame is voiced only when it has a pitch *and* is sounding (above the silence
-        threshold). On by default (ours): piptrack finds a "pitch" in most frames of background
-        noise, which would otherwise enter the mean pitch. Off = every non-zero piptrack pitch
-        counts (strict parity with a plain piptrack mean).
+        Count a frame as voiced only when it has a pitch *and* is sounding (above the silence
+        threshold); ours, an option. Off by default: every non-zero piptrack pitch counts, as
+        the spec's "average the non-zero per-frame pitches" says. piptrack finds a "pitch" in
+        most frames of background noise; on RAVDESS (4 classes, 5 actor folds, logistic
+        regression) the literal mean carried more emotion information (pitch alone: 38.0 vs
+        34.1 % UA) and reproduces the reference numbers (coarse + fine: 54.1 % UA vs 53.8).
     db_floor : float
         Frame and utterance RMS levels are floored at this many dBFS (``amin = 1e-5`` as in
         ``librosa.amplitude_to_db``), so digital silence has a finite level.
@@ -108,7 +110,7 @@ class CueExtractionConfig(BaseModel):
     pitch_backend: Literal["piptrack", "pyin", "praat"] = "piptrack"
     pitch_pick: Literal["strongest", "lowest"] = "strongest"
     piptrack_threshold: float = Field(0.1, gt=0, lt=1)
-    gate_pitch_by_silence: bool = True
+    gate_pitch_by_silence: bool = False
     db_floor: float = -100.0
     silence_below_peak_db: float = Field(25.0, gt=0)
     peak_percentile: float = Field(99.0, gt=0, le=100)

@@ -36,6 +36,7 @@ spectral_tilt           dB     alpha ratio: ``10*log10(E[1-5 kHz] / E[50 Hz-1 kH
                                spectrum (more high-frequency energy)
 ======================  =====  ===========================================================
 
+"Voiced frames" here are voiced frames above the silence threshold (:func:`sounding_voice`).
 The *tracks* voice-quality numbers are cheap proxies, not numerically equal to Praat's (frames
 of 64 ms smooth out cycle-to-cycle variation). Rank agreement with Praat (Spearman, 62 RAVDESS
 and nEMO clips): HNR 0.94, shimmer 0.73, jitter 0.60; ``voice_quality="praat"`` computes the
@@ -44,6 +45,7 @@ Praat measures themselves (parselmouth).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -59,6 +61,17 @@ from .vocabulary import EXTENDED_CUES
 MAX_PITCH_STEP = 0.25
 #: Normalised autocorrelation a frame needs to enter the HNR mean (Praat's voicing threshold).
 HNR_VOICING_THRESHOLD = 0.45
+
+
+def sounding_voice(tracks: FrameTracks) -> FrameTracks:
+    """The tracks with voicing limited to sounding frames (whatever ``gate_pitch_by_silence`` says).
+
+    piptrack reports a "pitch" in many frames of background noise; pitch statistics and voice
+    quality measured there would describe the noise, so every extended cue uses only frames
+    that are voiced *and* above the silence threshold.
+    """
+    voiced = tracks.voiced & tracks.sounding
+    return replace(tracks, voiced=voiced, pitch=np.where(voiced, tracks.pitch, 0.0))
 
 
 def pitch_range_st(tracks: FrameTracks) -> float:
@@ -241,6 +254,7 @@ def extended_cues(tracks: FrameTracks, config: CueExtractionConfig | None = None
         The signal (shimmer and Praat's measures are taken on the waveform).
     """
     cfg = config or CueExtractionConfig()
+    tracks = sounding_voice(tracks)
     count, length = pauses(tracks, cfg.min_pause_s)
     if cfg.voice_quality == "praat":
         if y is None:

@@ -99,11 +99,16 @@ class UtteranceCues:
         )
 
 
+def phonation_time(tracks: FrameTracks) -> float:
+    """Seconds of sounding frames (frames x hop), at most the duration."""
+    return min(float(tracks.sounding.sum()) * tracks.frame_period, tracks.duration)
+
+
 def coarse_cues(tracks: FrameTracks, n_syllables: int) -> dict[str, float]:
     """The four coarse cues (module docstring) from tracks and the syllable count."""
     pitch = float(tracks.pitch[tracks.voiced].mean()) if tracks.voiced.any() else 0.0
     duration = tracks.duration
-    phonation = min(float(tracks.sounding.sum()) * tracks.frame_period, duration)
+    phonation = phonation_time(tracks)
     return {
         "pitch": pitch,
         "intensity": float(to_db(tracks.signal_rms, tracks.db_floor)),
@@ -122,7 +127,7 @@ def cues_from_tracks(tracks: FrameTracks, config: CueExtractionConfig | None = N
         fine=fine_cues(tracks, cfg),
         duration=tracks.duration,
         syllables=int(nuclei.size),
-        phonation_time=min(float(tracks.sounding.sum()) * tracks.frame_period, tracks.duration),
+        phonation_time=phonation_time(tracks),
         extended=extended_cues(tracks, cfg, y) if cfg.extended else {},
     )
 

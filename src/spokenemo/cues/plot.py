@@ -90,7 +90,7 @@ def plot_cues(
     edges = np.append(segment_spans(tracks.n_samples, n)[0], tracks.n_samples) / sr
     nuclei = syllable_nuclei(tracks, config) if cues.syllables else np.zeros(0, dtype=int)
 
-    fig = Figure(figsize=(11, 7.2))
+    fig = Figure(figsize=(13, 7.2))
     ax_w, ax_p, ax_i = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.0, 1.3, 1.3]})
     head = title + "\n" if title else ""
     fig.suptitle(head + _coarse_line(cues, thresholds, speaker), fontsize=10)
@@ -105,15 +105,19 @@ def plot_cues(
         ax_w.plot(t[nuclei], np.full(nuclei.size, 0.9 * peak), "v", color="tab:red", ms=5,
                   label=f"syllable nuclei ({cues.syllables})")
     ax_w.set_ylabel("waveform")
-    ax_w.legend(loc="upper right", fontsize=7, framealpha=0.8)
+    ax_w.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, framealpha=0.9)
 
-    # pitch
+    # pitch: voiced frames; those below the silence threshold (counted unless the gating option
+    # is on) in grey, so pitch "found" in background noise is visible as such
     voiced = tracks.voiced
-    pitch = np.where(voiced, tracks.pitch, np.nan)
-    ax_p.plot(t, pitch, ".", ms=2.5, color="tab:blue", label="pitch (voiced frames)")
+    loud = voiced & tracks.sounding
+    quiet = voiced & ~tracks.sounding
+    ax_p.plot(t[loud], tracks.pitch[loud], ".", ms=2.5, color="tab:blue", label="pitch (voiced frames)")
+    if quiet.any():
+        ax_p.plot(t[quiet], tracks.pitch[quiet], ".", ms=2.0, color="0.65", label="pitch in silent frames")
     ax_p.set_ylabel("pitch (Hz)")
     if voiced.any():
-        lo, hi = np.nanpercentile(pitch, [1, 99])
+        lo, hi = np.percentile(tracks.pitch[voiced], [1, 99])
         pad = max(10.0, 0.1 * (hi - lo))
         ax_p.set_ylim(max(0.0, lo - pad), hi + 2.2 * pad)
     else:
@@ -139,8 +143,7 @@ def plot_cues(
         if np.isfinite(f_min):
             for level, which in ((f_min, "min"), (f_max, "max")):
                 ax.axhline(level, color=colour, lw=0.6, ls=(0, (4, 3)), alpha=0.6)
-                ax.text(duration, level, f" F_{which}", fontsize=7, color=colour, va="center", ha="left",
-                        clip_on=False)
+                ax.text(duration, level, f"F_{which} ", fontsize=7, color=colour, va="bottom", ha="right")
         for k in range(n):
             if k:
                 ax.axvline(edges[k], color="0.5", lw=0.7, alpha=0.7)
@@ -149,7 +152,7 @@ def plot_cues(
                           label="segment mean" if k == int(np.argmax(~details.silent)) else None)
             ax.text((edges[k] + edges[k + 1]) / 2, top, f"{values[k]:.2f}", ha="center", va="top",
                     fontsize=9, color="black", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7"})
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, framealpha=0.9)
         ax.set_title(f"{name} by segment (n = {n}, normalised to [0, 1])", fontsize=8, loc="left")
     ax_w.set_xlim(0, duration)
     for ax in (ax_w, ax_p, ax_i):

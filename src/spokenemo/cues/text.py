@@ -14,14 +14,14 @@ cannot be chosen, and the raw values are rendered with their units instead
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ConfigError
 from .extract import UtteranceCues
-from .thresholds import Thresholds
+from .thresholds import Thresholds, speaker_of
 from .vocabulary import COARSE, EXTENDED, CueWords
 
 COARSE_TEMPLATE = ("Pitch: {pitch}. Intensity: {intensity}. Speech rate: {speech_rate}. "
@@ -130,7 +130,7 @@ def render_cue_text(cues: UtteranceCues | Mapping[str, Any], thresholds: Thresho
         What to render (paper default).
     speaker : str, optional
         Speaker identity for speaker-relative thresholds (``"corpus/speaker"`` as in
-        :func:`spokenemo.cues.speaker_of`).
+        :func:`spokenemo.cues.speaker_of`); taken from the row when ``cues`` is a table row.
 
     Returns
     -------
@@ -144,6 +144,8 @@ def render_cue_text(cues: UtteranceCues | Mapping[str, Any], thresholds: Thresho
     """
     cfg = config or CueTextConfig()
     if not isinstance(cues, UtteranceCues):
+        if speaker is None:
+            speaker = speaker_of(cues)
         cues = UtteranceCues.from_row(cues)
     values = cues.values()
     parts: list[str] = []
@@ -161,3 +163,13 @@ def render_cue_text(cues: UtteranceCues | Mapping[str, Any], thresholds: Thresho
                                               intensity_segments=format_segments(fine.intensity, cfg.decimals),
                                               n=cfg.n_segments))
     return cfg.separator.join(parts)
+
+
+def render_table(rows: Iterable[Mapping[str, Any]], thresholds: Thresholds | None = None,
+                 config: CueTextConfig | None = None) -> dict[str, str]:
+    """Cue text of every row of a cue table, by ``key`` (each row's own speaker is used).
+
+    With speaker-relative thresholds, call ``thresholds.with_speakers(rows)`` first so that the
+    speakers of these rows (e.g. a test fold's) get their own medians.
+    """
+    return {str(row["key"]): render_cue_text(row, thresholds, config) for row in rows}

@@ -18,8 +18,8 @@ padding, as ``librosa.stft``/``librosa.feature.rms``), ``n_frames = 1 + n_sample
 - **Silence threshold** = the ``peak_percentile`` (99th) frame level minus
   ``silence_below_peak_db`` (25 dB). **Sounding** frames are above it (and above the floor).
 - **Noise level** = the ``noise_percentile`` (5th) frame level (for syllable nuclei).
-- **Voicing**: a frame is voiced when it has a pitch (and, with ``gate_pitch_by_silence``, is
-  sounding); the pitch track is 0 on every other frame.
+- **Voicing**: a frame is voiced when it has a pitch (and, with the ``gate_pitch_by_silence``
+  option, is sounding); the pitch track is 0 on every other frame.
 """
 
 from __future__ import annotations

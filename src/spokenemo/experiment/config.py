@@ -169,7 +169,10 @@ class TeacherConfig(_Strict):
         Call the teacher for prompts not in the cache (slow); otherwise those items train
         without chain of thought and are counted.
     options : dict
-        Teacher settings passed to the teacher API (backend, model, mode).
+        ``backend`` (an :func:`spokenemo.llm.get_backend` kind, default ``embedded``) and
+        ``backend_options`` (its keyword options: ``model``, ``base_url``, ...); every other key
+        goes to :func:`spokenemo.aecotd.teacher.run_teacher` (``mode``, ``template``,
+        ``max_tokens``, ``temperature``, ``model_name``).
     """
 
     cache: str | None = None

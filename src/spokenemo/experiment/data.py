@@ -31,12 +31,16 @@ class Task:
     utterances : LabelledUtterances
         The utterances kept by the label set (``label`` = class).
     folds : list of Fold
+        The folds run (all of the protocol's unless ``--folds`` picked some).
+    n_protocol_folds : int
+        How many folds the protocol has (0 = as many as ``folds``).
     """
 
     name: str
     labels: list[str]
     utterances: LabelledUtterances
     folds: list[Fold]
+    n_protocol_folds: int = 0
 
     def by_key(self) -> dict[str, Utterance]:
         return {u.key: u for u in self.utterances}
@@ -105,13 +109,14 @@ def build_task(cfg: ExperimentConfig, utterances: Sequence[Utterance], label_set
                         train_corpora=p.train_corpora, test_corpora=p.test_corpora,
                         valid_corpora=p.valid_corpora, test_by_speaker=p.test_by_speaker,
                         test_split=p.test_split, seed=p.seed)
+    total = len(folds)
     if only_folds:
         names = [f.name for f in folds]
         missing = [n for n in only_folds if n not in names]
         if missing:
             raise ConfigError(f"--folds {', '.join(missing)}: no such fold", hint="folds: " + ", ".join(names))
         folds = [f for f in folds if f.name in set(only_folds)]
-    return Task(name=lset.name, labels=list(lset.names), utterances=labelled, folds=folds)
+    return Task(name=lset.name, labels=list(lset.names), utterances=labelled, folds=folds, n_protocol_folds=total)
 
 
 def speaker_of(u: Utterance) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..corpora.manifest import Utterance
-from ..errors import AudioError, SpokenemoError
+from ..errors import SpokenemoError
 from ..fileio import append_jsonl, read_jsonl_tolerant
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,9 @@ class FeatureStore:
         ----------
         utterances : sequence of Utterance
         fn : callable
-            Utterance -> JSON-serialisable dict of features. :class:`AudioError` (and other
-            :class:`SpokenemoError`) raised by it is recorded as that utterance's failure.
+            Utterance -> JSON-serialisable dict of features. An exception raised by it (a typed
+            :class:`~spokenemo.errors.AudioError` above all) is recorded as that utterance's
+            failure and the run goes on.
         progress : callable, optional
             Called as ``progress(done, total)`` after each computed utterance.
 
@@ -103,10 +104,12 @@ class FeatureStore:
             try:
                 feats = fn(u)
                 row: dict[str, Any] = {"key": u.key, "source": _identity(u), "features": feats}
-            except (AudioError, SpokenemoError, ValueError) as err:
+            except KeyboardInterrupt:
+                raise
+            except Exception as err:  # noqa: BLE001 - one odd file must not end a long run; it is recorded
                 feats = None
                 row = {"key": u.key, "source": _identity(u), "error": f"{type(err).__name__}: {err}"}
-                log.warning("%s: %s failed: %s", self.name, u.key, err)
+                log.warning("%s: %s failed: %s: %s", self.name, u.key, type(err).__name__, err)
             append_jsonl(self.path, row)
             self._rows[u.key] = row
             out[u.key] = feats

@@ -64,6 +64,13 @@ def _settings_text(r: SystemResult) -> str:
         bits.append(f"n={n}")
     for k, v in sorted((s.get("overrides") or {}).items()):
         bits.append(f"{k}={v}")
+    coverage = [rec.get("info", {}).get("teacher_coverage") for rec in r.folds]
+    if r.system.options.get("cot") and coverage and all(coverage):
+        bits.append(f"teacher CoT for {sum(c['with_cot'] for c in coverage)}/{sum(c['train'] for c in coverage)} "
+                    "training utterances")
+    seconds = sum(float(rec.get("seconds", 0.0)) for rec in r.folds)
+    if seconds:
+        bits.append(f"{seconds:.0f} s train+predict")
     return ", ".join(bits)
 
 
@@ -84,7 +91,11 @@ def caption(result: ExperimentResult, task_name: str, what: str) -> str:
     limit = result.meta.get("options", {}).get("test_limit")
     extra = f" Test parts subsampled to ≤{limit} utterances per fold (stratified)." if limit else ""
     dep = "" if indep else " Speakers are shared between train and test (official split)."
-    return (f"*{what}. Protocol: {protocol}, {len(task.folds)} fold{'s' if len(task.folds) != 1 else ''}; "
+    n = len(task.folds)
+    folds = f"{n} fold{'s' if n != 1 else ''}"
+    if task.n_protocol_folds > n:
+        folds = f"{n} of its {task.n_protocol_folds} folds ({', '.join(f.name for f in task.folds)})"
+    return (f"*{what}. Protocol: {protocol}, {folds}; "
             f"classes ({len(task.labels)}): {', '.join(task.labels)}; data: {_data_text(result, task_name)}. "
             f"{'Mean ± std over folds (population std)' if len(task.folds) > 1 else 'One fold'}, percent.{dep}{extra}*")
 
@@ -215,7 +226,8 @@ def results_json(result: ExperimentResult) -> dict[str, Any]:
             })
         tasks.append({
             "label_set": name, "classes": task.labels, "protocol": task.folds[0].protocol if task.folds else None,
-            "n_folds": len(task.folds), "speaker_independent": all(f.speaker_independent for f in task.folds),
+            "n_folds": len(task.folds), "n_protocol_folds": task.n_protocol_folds or len(task.folds),
+            "speaker_independent": all(f.speaker_independent for f in task.folds),
             "n_utterances": len(task.utterances),
             "class_counts": task.utterances.counts(),
             "corpora": dict(Counter(str(u.corpus) for u in task.utterances)),
