@@ -63,7 +63,9 @@ def _span_stats(y: np.ndarray, a: int, b: int, silence_db: float, cfg: CueExtrac
     part = y[a:b]
     pitch = _piptrack_strongest(part, cfg.fmin, cfg.fmax)
     level = _rms_db(part)
-    voiced = (pitch > 0) & (_rms_db(part) > silence_db)
+    voiced = pitch > 0
+    if cfg.gate_pitch_by_silence:
+        voiced &= _rms_db(part) > silence_db
     return (float(pitch[voiced].mean()) if voiced.any() else float("nan")), float(level.mean())
 
 
@@ -74,7 +76,7 @@ def naive_cues(y: np.ndarray, cfg: CueExtractionConfig) -> dict[str, object]:
     pitch = _piptrack_strongest(y, cfg.fmin, cfg.fmax)
     level = _rms_db(y)
     silence_db = np.percentile(level, cfg.peak_percentile) - cfg.silence_below_peak_db
-    voiced = (pitch > 0) & (level > silence_db)
+    voiced = (pitch > 0) & (level > silence_db) if cfg.gate_pitch_by_silence else pitch > 0
     mean_pitch = float(pitch[voiced].mean()) if voiced.any() else 0.0
     intensity = float(20 * np.log10(max(np.sqrt(np.mean(np.square(y, dtype=np.float64))), 1e-5)))
     # syllables: another RMS track

@@ -12,6 +12,15 @@ from spokenemo.aecotd.tokens import encode_head, end_of_turn_ids, prompt_ids
 LABELS4 = ["angry", "happy", "neutral", "sad"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a busy 2-core machine two spinning threads make every step several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     tok = tiny_qwen2_tokenizer()
@@ -76,13 +85,8 @@ def test_packed_scores_on_the_bundled_model():
     model = load_base_model("embedded")
     heads = [encode_head(tok, lab, True, end_of_turn_ids(tok))[0] for lab in LABELS4]
     prompts = _prompts(tok)[:2]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # much faster than 2 spinning threads on a busy 2-core machine
-    try:
-        got = score_candidates(model, prompts, heads, pad_id=tok.pad_token_id)
-        want = torch.tensor([[_naive(model, p, h) for h in heads] for p in prompts])
-    finally:
-        torch.set_num_threads(threads)
+    got = score_candidates(model, prompts, heads, pad_id=tok.pad_token_id)
+    want = torch.tensor([[_naive(model, p, h) for h in heads] for p in prompts])
     assert torch.allclose(got, want, atol=2e-3)
 
 

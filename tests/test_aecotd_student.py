@@ -41,6 +41,15 @@ REASONS = {"angry": "The intensity is strong and the pitch is high, which sounds
            "sad": "The intensity is weak and the pitch falls: a sad voice."}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a busy 2-core machine two spinning threads make every step several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _utterances(root: Path) -> list[Utterance]:
     utts = []
     for path in sorted(root.glob("Actor_*/*.flac")):
@@ -83,7 +92,7 @@ def _config(ws: Path, **overrides):
             "data.cues": str(ws / "cues.parquet"), "data.teacher": str(ws / "cot.jsonl"),
             "data.folds": str(ws / "folds"), "data.fold": "fold1", "optim.epochs": 1, "optim.lr": 5e-3,
             "runtime.precision": "fp32", "runtime.checkpoint_every": 2, "runtime.log_every": 1,
-            "runtime.threads": None}
+            "runtime.threads": 1}
     base.update(overrides)
     return load_config(REPO / "configs" / "aecotd-cpu.yaml", overrides=base)
 
@@ -190,7 +199,7 @@ def trained(workspace):
         "model.base": str(workspace / "tiny"), "data.manifest": str(workspace / "manifest.jsonl"),
         "data.cues": str(workspace / "cues.parquet"), "data.teacher": str(workspace / "cot.jsonl"),
         "data.folds": str(workspace / "folds"), "data.fold": "fold1", "optim.epochs": 2, "optim.lr": 1e-2,
-        "runtime.precision": "fp32", "target.max_length": 512})
+        "runtime.precision": "fp32", "runtime.threads": 1, "target.max_length": 512})
     out = train(cfg, workspace / "paper-model")
     return cfg, out
 

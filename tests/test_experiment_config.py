@@ -37,6 +37,13 @@ EXPERIMENT_CONFIGS = ("ravdess-4class", "nemo", "cross-corpus-korean", "iemocap-
 def test_shipped_configs_are_valid(name):
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.resolved_systems(ablations=True)
+    if cfg.student.config is not None:  # the base student config exists and is valid for the student
+        import yaml
+
+        from spokenemo.aecotd import config_from_dict as student_config
+
+        base = resolve_path(cfg.student.config, REPO / "configs" / f"{name}.yaml")
+        student_config(yaml.safe_load(base.read_text()), source=str(base))
 
 
 def test_ravdess_config_is_the_reference_protocol():

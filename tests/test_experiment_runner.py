@@ -265,3 +265,16 @@ def test_running_some_folds_says_so_in_the_captions(tmp_path):
     assert "Protocol: speaker-kfold, 1 of its 2 folds (fold2);" in (tmp_path / "out" / "report.md").read_text()
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert (data["tasks"][0]["n_folds"], data["tasks"][0]["n_protocol_folds"]) == (1, 2)
+
+
+def test_report_includes_systems_finished_by_an_earlier_run(tmp_path):
+    cfg = config_from_dict(_tiny_config(systems=["majority", "tfidf-lr"]))
+    run_experiment(cfg, tmp_path / "out", RunOptions(systems=["tfidf-lr"]))
+    res = run_experiment(cfg, tmp_path / "out", RunOptions(systems=["majority"]))
+    names = [r.system.name for r in res.results["4class"]]
+    assert names == ["majority", "tfidf-lr"]
+    assert res.get("4class", "tfidf-lr").note == "read from an earlier run"
+    assert "| transcript TF-IDF + logistic regression |" in (tmp_path / "out" / "report.md").read_text()
+    # results of other settings are not mixed in
+    res = run_experiment(cfg, tmp_path / "out", RunOptions(systems=["majority"], test_limit=4))
+    assert [r.system.name for r in res.results["4class"]] == ["majority"]

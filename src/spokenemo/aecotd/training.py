@@ -106,10 +106,21 @@ def train(config: StudentConfig, out_dir: str | Path, *, data: TrainingData | No
     """
     import torch
 
-    out_dir = Path(out_dir)
-    t_start = time.perf_counter()
+    threads = torch.get_num_threads()
     if config.runtime.threads:
         torch.set_num_threads(config.runtime.threads)
+    try:
+        return _train(config, Path(out_dir), data=data, resume=resume, stop_after_steps=stop_after_steps,
+                      on_log=on_log)
+    finally:
+        torch.set_num_threads(threads)  # the setting is process-wide: give the caller its own back
+
+
+def _train(config: StudentConfig, out_dir: Path, *, data: TrainingData | None, resume: bool,
+           stop_after_steps: int | None, on_log: Callable[[dict[str, Any]], None] | None) -> Path:
+    import torch
+
+    t_start = time.perf_counter()
     if data is None:
         data = build_training_data(config)
     tokenizer = load_tokenizer(config.model.base)

@@ -16,6 +16,13 @@ def _console():
     return Console(highlight=False)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 @click.command("train")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -106,14 +113,17 @@ def _metrics_table(result, report: dict):
 @click.option("--asr-model", type=click.Path(path_type=Path), help="faster-whisper model folder.")
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "auto"]))
+@click.option("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine).")
 def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path | None, folds: Path | None,
                     fold: str | None, part: str, keys: Path | None, mode: str, explain: bool, batch_size: int,
                     max_new_tokens: int, asr: str, asr_model: Path | None, base_model: str | None,
-                    precision: str) -> None:
+                    precision: str, threads: int | None) -> None:
     """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL."""
     from ..aecotd import load_student, predict_manifest
     from ..aecotd.data import read_key_list
     from ..errors import ConfigError
+
+    _set_threads(threads)
 
     if (folds is None) != (fold is None):
         raise ConfigError("--folds and --fold go together", hint="e.g. --folds folds/ --fold fold1")
@@ -144,13 +154,17 @@ def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path
 @click.option("--end", type=float, help="Segment end (s).")
 @click.option("--max-new-tokens", default=160, show_default=True)
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
+@click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def explain_command(model: Path, file: Path, text: str | None, asr: str, asr_model: Path | None, start: float | None,
-                    end: float | None, max_new_tokens: int, base_model: str | None, as_json: bool) -> None:
+                    end: float | None, max_new_tokens: int, base_model: str | None, threads: int | None,
+                    as_json: bool) -> None:
     """Say which emotion FILE expresses, how sure the student is, from which cues, and why."""
     from rich.table import Table
 
     from ..aecotd import explain, load_student
+
+    _set_threads(threads)
 
     student = load_student(model, base_model=base_model)
     result = explain(student, file, text, asr=asr, asr_model=asr_model, start=start, end=end,

@@ -56,7 +56,12 @@ def _settings_text(r: SystemResult) -> str:
         return "baseline (deterministic)"
     s = r.settings
     bits = [f"seed {r.seed}"]
-    bits.append(f"epochs {s.get('epochs') if s.get('epochs') is not None else 'default'}")
+    epochs = s.get("epochs")
+    if epochs is None and r.folds:  # the student config's own value, as trained
+        epochs = r.folds[0].get("info", {}).get("student_config", {}).get("optim", {}).get("epochs")
+    bits.append(f"epochs {epochs if epochs is not None else 'default'}")
+    if s.get("config"):
+        bits.append(f"base {s['config']}")
     if s.get("max_train_utterances"):
         bits.append(f"≤{s['max_train_utterances']} train utts/fold")
     n = r.system.options.get("n_segments")

@@ -37,7 +37,7 @@ from ..evaluate.metrics import AggregateResult, ClassificationResult
 from ..fileio import atomic_write
 from ..protocols import Fold, write_folds
 from .baselines import fit_predict, speaker_zscore
-from .config import ExperimentConfig, load_config
+from .config import ExperimentConfig, load_config, resolve_path
 from .data import Task, build_task, load_utterances, speaker_of, stratified_subset
 from .features import EgemapsExtractor, FeatureStore, egemaps_available
 from .student import SystemUnavailable
@@ -290,10 +290,16 @@ class Runner:
     # settings recorded next to every student number
     def student_settings(self) -> dict[str, Any]:
         s = self.cfg.student
-        return {"epochs": self.options.epochs if self.options.epochs is not None else s.epochs,
-                "max_train_utterances": self.options.limit if self.options.limit is not None
-                else s.max_train_utterances,
-                "overrides": dict(s.overrides), "teacher": self.cfg.teacher.model_dump(mode="json")}
+        out = {"epochs": self.options.epochs if self.options.epochs is not None else s.epochs,
+               "max_train_utterances": self.options.limit if self.options.limit is not None
+               else s.max_train_utterances,
+               "overrides": dict(s.overrides), "teacher": self.cfg.teacher.model_dump(mode="json")}
+        if s.config is not None:  # the base student config: a changed file means other students
+            path = resolve_path(s.config, self.config_path)
+            out["config"] = s.config
+            out["config_sha256"] = (hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file()
+                                    else "(missing)")
+        return out
 
     def _skip_reason(self, spec: SystemSpec, task: Task) -> str | None:
         if spec.kind in AUDIO_KINDS or (spec.is_student and (spec.options["coarse"] or spec.options["fine"])):
@@ -325,23 +331,40 @@ class Runner:
             parts["student"] = self.student_settings()
         return _hash(parts)
 
+    def _fold_path(self, spec: SystemSpec, task: Task, fold: Fold, seed: int) -> Path:
+        return self.out_dir / "runs" / _safe(task.name) / _safe(spec.name) / f"seed{seed}" / f"{_safe(fold.name)}.json"
+
+    def _fold_parts(self, spec: SystemSpec, task: Task, fold: Fold,
+                    seed: int) -> tuple[list[Utterance], list[Utterance], str]:
+        train = fold.select(task.utterances, "train")
+        test = stratified_subset(fold.select(task.utterances, "test"), self.options.test_limit, seed)
+        return train, test, self._fold_fingerprint(spec, task, fold, seed, [u.key for u in test])
+
+    def finished_fold(self, spec: SystemSpec, task: Task, fold: Fold, seed: int) -> dict[str, Any] | None:
+        """The fold's result file when it was written with the same settings, else None."""
+        path = self._fold_path(spec, task, fold, seed)
+        if not path.is_file():
+            return None
+        fp = self._fold_parts(spec, task, fold, seed)[2]
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, OSError):
+            log.warning("%s: unreadable; it will be recomputed", path)
+            return None
+        if record.get("fingerprint") != fp:
+            log.info("%s: settings changed since it was written", path)
+            return None
+        record["resumed"] = True
+        return record
+
     def run_fold(self, spec: SystemSpec, task: Task, fold: Fold, seed: int) -> dict[str, Any]:
         """Score one system on one fold (or read the finished result); returns the fold record."""
-        path = self.out_dir / "runs" / _safe(task.name) / _safe(spec.name) / f"seed{seed}" / f"{_safe(fold.name)}.json"
-        utts = task.utterances
-        train = fold.select(utts, "train")
-        test = stratified_subset(fold.select(utts, "test"), self.options.test_limit, seed)
-        fp = self._fold_fingerprint(spec, task, fold, seed, [u.key for u in test])
-        if path.is_file():
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                if record.get("fingerprint") == fp:
-                    log.info("%s / %s / seed %d / %s: done before, skipped", task.name, spec.name, seed, fold.name)
-                    record["resumed"] = True
-                    return record
-                log.info("%s: settings changed since it was written; recomputing", path)
-            except (json.JSONDecodeError, OSError):
-                log.warning("%s: unreadable; recomputing", path)
+        done = self.finished_fold(spec, task, fold, seed)
+        if done is not None:
+            log.info("%s / %s / seed %d / %s: done before, skipped", task.name, spec.name, seed, fold.name)
+            return done
+        path = self._fold_path(spec, task, fold, seed)
+        train, test, fp = self._fold_parts(spec, task, fold, seed)
         t0 = time.perf_counter()
         if spec.is_student:
             from .student import run_student_fold
@@ -384,6 +407,7 @@ class Runner:
         for task in tasks.values():
             results[task.name] = [self._run_system(spec, task, seed) for spec in self.systems
                                   for seed in (self.seeds if spec.is_student else self.seeds[:1])]
+            results[task.name] += self._earlier_results(task)
         meta = {
             "config_hash": self.cfg.fingerprint(), "config_path": str(self.config_path) if self.config_path else None,
             "options": {k: v for k, v in vars(self.options).items()}, "seeds": self.seeds,
@@ -398,6 +422,25 @@ class Runner:
 
             write_outputs(result)
         return result
+
+    def _earlier_results(self, task: Task) -> list[SystemResult]:
+        """Configured systems not run now whose every fold is already in the output folder with
+        the same settings (e.g. baselines run before the student): the report shows them too."""
+        ran = {s.name for s in self.systems}
+        out = []
+        for spec in self.cfg.resolved_systems(ablations=True):
+            if spec.name in ran:
+                continue
+            for seed in self.seeds if spec.is_student else self.seeds[:1]:
+                found = [self.finished_fold(spec, task, fold, seed) for fold in task.folds]
+                records = [r for r in found if r is not None]
+                if records and len(records) == len(found):
+                    settings: dict[str, Any] = {"seed": seed, "test_limit": self.options.test_limit}
+                    if spec.is_student:
+                        settings.update(self.student_settings())
+                    out.append(SystemResult(spec, seed, records, _aggregate(records), settings,
+                                            note="read from an earlier run"))
+        return out
 
     def _prepare_features(self, spec: SystemSpec, task: Task) -> None:
         """Extract (or read from the cache) the features ``spec`` needs for every utterance of the
