@@ -476,3 +476,11 @@ def test_shared_corpus_opus_and_flac(shared_data):
         y = load_quietly(path)
         assert len(y) == info.frames
         assert loudest_dbfs(y, 16000) > -55
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".mp3", ".ogg"])
+def test_text_file_with_an_audio_extension_is_not_audio(tmp_path, suffix):
+    bad = tmp_path / f"notes{suffix}"
+    bad.write_text("hello")
+    with pytest.raises(NotAudioError, match="notes"):
+        load_audio(bad)

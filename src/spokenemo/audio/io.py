@@ -176,7 +176,12 @@ def _open_audio_stream(path: Path) -> tuple[av.container.InputContainer, av.audi
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         container.close()
         raise NotAudioError(path, f"has no audio stream (found: {', '.join(kinds)})", hint="use a file that has a sound track")
-    return container, container.streams.audio[0]
+    stream = container.streams.audio[0]
+    if not stream.rate:  # ffmpeg probed garbage as an audio stream without a sample rate
+        container.close()
+        raise NotAudioError(path, "cannot be decoded: the audio stream has no sample rate (not an audio file, "
+                            "or a corrupt one)", hint=_NOT_AUDIO_HINT)
+    return container, stream
 
 
 def _read_pyav(path: Path, start: float | None, end: float | None, sr: int) -> _Decoded:
