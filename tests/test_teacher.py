@@ -20,6 +20,7 @@ from spokenemo.aecotd.teacher import (
     example_answers,
     failure_kind,
     is_repetitive,
+    label_conflicts,
     label_names,
     load_teacher_outputs,
     parse_teacher_output,
@@ -184,6 +185,18 @@ def test_repetition_and_copy_detection():
     assert not copies_example(GOOD_HIGH, [example])
 
 
+@pytest.mark.parametrize("reasoning,label,expected", [
+    ("High pitch and strong intensity fit anger.", "angry", []),
+    ("A mix of anger and sadness.", "angry", ["names another emotion (sadness)"]),
+    ("Loud, but not sadness: anger.", "angry", []),
+    ("The words are neutral; the voice is loud.", "angry", []),
+    ("This is a positive emotion.", "disgust", ["calls disgust a positive emotion"]),
+    ("This is a negative emotion.", "happy", ["calls happy a negative emotion"]),
+])
+def test_label_conflicts(reasoning, label, expected):
+    assert label_conflicts(reasoning, label) == expected
+
+
 def test_failure_kind_drops_specifics():
     assert failure_kind("label 'sad' disagrees with the annotated 'angry'; x") == "label disagrees with the annotated"
     assert failure_kind("reasoning too short (3 words)") == "reasoning too short"
@@ -243,9 +256,9 @@ def test_run_writes_readable_rows_and_never_asks_twice(tmp_path):
     assert run_teacher(utts[:2], cue_texts(utts), out, backend=other, progress=False).done == 2
     # the cache key is the rendered prompt: a version bump alone re-asks nothing, new wording does
     tpl = tmp_path / "t.yaml"
-    tpl.write_text(template.text.replace("version: 1", "version: 1-test"))
+    tpl.write_text(re.sub(r"(?m)^version: .*$", "version: test", template.text))
     assert run_teacher(utts[:1], cue_texts(utts), out, backend=backend, template=tpl, progress=False).cached == 1
-    tpl.write_text(template.text.replace("Write three short sentences", "Write three sentences"))
+    tpl.write_text(template.text.replace("Reason only from these cues", "Reason from these cues"))
     assert run_teacher(utts[:1], cue_texts(utts), out, backend=backend, template=tpl, progress=False).done == 1
     assert len(out.read_text().splitlines()) == 9
 

@@ -213,6 +213,17 @@ _SEGMENTS = re.compile(r"\b(Pitch|Intensity) by segment:\s*\[([^\]]*)\]")
 _NUMBER = re.compile(r"(?<![\d.])\d\.\d\d(?![\d])")
 MIN_REASONING_WORDS = 8
 COPY_RATIO = 0.9
+# Emotion words as they appear in prose, by canonical label (for "names another emotion").
+EMOTION_WORDS = {
+    "angry": ("anger", "angry", "annoyed", "annoyance", "rage"), "happy": ("happy", "happiness", "joy", "joyful"),
+    "sad": ("sad", "sadness", "sorrow"), "fearful": ("fear", "fearful", "afraid", "scared", "fright"),
+    "disgust": ("disgust", "disgusted"), "surprised": ("surprise", "surprised"),
+    "calm": ("calm", "calmness"), "neutral": ("neutral",), "excited": ("excited", "excitement"),
+    "frustrated": ("frustrated", "frustration"), "contempt": ("contempt",),
+}
+NEGATIVE = frozenset({"angry", "sad", "fearful", "disgust", "frustrated", "contempt"})
+POSITIVE = frozenset({"happy", "calm", "excited"})
+_NEGATED = re.compile(r"\b(?:not|no|nor|never|rather than|instead of|without)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 def coarse_words(cue_text: str) -> dict[str, str]:
@@ -272,6 +283,27 @@ def cue_errors(reasoning: str, cue_text: str) -> list[str]:
     return problems
 
 
+def label_conflicts(reasoning: str, label: str) -> list[str]:
+    """In label mode: the reasoning names another emotion as present, or gives the emotion the wrong
+    valence ("a positive emotion" for disgust). Mentions after a negation ("not sadness") are fine,
+    and "neutral" is allowed when it describes the words ("the words are neutral")."""
+    problems = []
+    for other, words in EMOTION_WORDS.items():
+        if other == label:
+            continue
+        for m in re.finditer(rf"\b({'|'.join(words)})\b", reasoning, re.IGNORECASE):
+            before = reasoning[max(0, m.start() - 40):m.start()]
+            if _NEGATED.search(before) or (other == "neutral" and re.search(r"words?\b[^.]*$", before, re.I)):
+                continue
+            problems.append(f"names another emotion ({m.group(1).lower()})")
+            break
+    if label in NEGATIVE and re.search(r"\bpositive\b", reasoning, re.IGNORECASE):
+        problems.append(f"calls {label} a positive emotion")
+    if label in POSITIVE and re.search(r"\bnegative\b", reasoning, re.IGNORECASE):
+        problems.append(f"calls {label} a negative emotion")
+    return problems[:2]
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9.]+", text.lower())
 
@@ -308,8 +340,9 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
 
     Checks: an answer at all; not cut off at ``max_tokens``; a label from ``labels``; in label mode
     the annotated label; reasoning of at least :data:`MIN_REASONING_WORDS` words that mentions an
-    acoustic cue, does not contradict a coarse cue word, does not loop and is not a copy of the
-    template's worked example.
+    acoustic cue, states nothing the cue text proves wrong (:func:`cue_errors`), in label mode does
+    not argue for another emotion (:func:`label_conflicts`), does not loop and is not a copy of
+    the template's worked example.
     """
     problems = []
     if not parsed.reasoning and not parsed.label_text:
@@ -329,6 +362,8 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
         if not _CUE_WORDS.search(reasoning):
             problems.append("reasoning does not refer to any acoustic cue")
         problems.extend(f"contradicts the cues: {p}" for p in cue_errors(reasoning, cue_text))
+        if mode == "label" and annotated:
+            problems.extend(label_conflicts(reasoning, annotated))
         if is_repetitive(reasoning):
             problems.append("repetitive (the model looped)")
         if copies_example(reasoning, examples):
