@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from fault_server import FaultServer, status
 from spokenemo.aecotd.teacher import (
     MAX_CONSECUTIVE_BACKEND_ERRORS,
+    WorkedExample,
     build_requests,
     copies_example,
     cue_errors,
@@ -139,7 +140,7 @@ def test_good_answer_is_valid():
      "says low pitch, cue is high"),
     (GOOD_HIGH + " " + GOOD_HIGH + "\nEmotion: angry", {}, "repetitive"),
     (GOOD_HIGH + " The pitch", {"finish": "length"}, "cut off at max_tokens"),
-    (GOOD_HIGH + "\nEmotion: angry", {"examples": [GOOD_HIGH]}, "copies the template's worked example"),
+    (GOOD_HIGH + "\nEmotion: angry", {"examples": [WorkedExample(GOOD_HIGH, LOW)]}, "copies the worked example"),
 ])
 def test_each_failure_is_reported(text, kwargs, reason):
     problems = check(text, **kwargs)
@@ -179,10 +180,14 @@ def test_repetition_and_copy_detection():
     assert is_repetitive("The pitch is high here. It is loud. The pitch is high here.")
     assert not is_repetitive(GOOD_HIGH)
     assert is_repetitive(" ".join(["so the emotion is calm"] * 8))
-    example = example_answers(load_template("teacher_label"))[0]
-    assert copies_example(example, [example])
-    assert copies_example(example.replace("0.60", "0.61"), [example])
-    assert not copies_example(GOOD_HIGH, [example])
+    examples = example_answers(load_template("teacher_label"))
+    assert len(examples) == 1 and examples[0].cue_text.startswith('Words: "The meeting starts at nine."')
+    example = examples[0].reasoning
+    assert example.startswith("The pitch is low") and "Emotion:" not in example
+    assert copies_example(example, examples, HIGH)  # the example's low/weak/slow answer for high cues
+    assert copies_example(example.replace("sadness", "anger"), examples, HIGH)
+    assert not copies_example(example, examples, LOW)  # same cue words: repeating it is simply right
+    assert not copies_example(GOOD_HIGH, examples, HIGH)
 
 
 @pytest.mark.parametrize("reasoning,label,expected", [

@@ -320,29 +320,44 @@ def is_repetitive(text: str) -> bool:
     return len(words) >= 30 and len(set(grams)) < 0.5 * len(grams)
 
 
-def copies_example(reasoning: str, examples: Sequence[str]) -> bool:
-    """True when the reasoning is (nearly) word for word one of the template's worked examples."""
-    mine = _words(reasoning)
-    return any(difflib.SequenceMatcher(None, mine, _words(ex), autojunk=False).ratio() >= COPY_RATIO
-               for ex in examples if ex.strip())
+@dataclass(frozen=True)
+class WorkedExample:
+    """A template's worked example: its answer's reasoning and the cue text it answered."""
+
+    reasoning: str
+    cue_text: str
 
 
-def example_answers(template: PromptTemplate, labels: Sequence[str] = ()) -> list[str]:
-    """The reasoning of each worked example (assistant message) in a template."""
-    return [parse_teacher_output(m["content"], None, labels).reasoning
-            for m in template.messages if m["role"] == "assistant"]
+def copies_example(reasoning: str, examples: Sequence[WorkedExample], cue_text: str) -> bool:
+    """True when the reasoning is (nearly) word for word a worked example whose coarse cues differ
+    from this utterance's: the model repeated the example instead of reading its own cues. (With
+    the same cue words and label, a near-copy is simply right.)"""
+    mine, own = _words(reasoning), coarse_words(cue_text)
+    return any(difflib.SequenceMatcher(None, mine, _words(ex.reasoning), autojunk=False).ratio() >= COPY_RATIO
+               for ex in examples if ex.reasoning.strip() and coarse_words(ex.cue_text) != own)
+
+
+def example_answers(template: PromptTemplate, labels: Sequence[str] = ()) -> list[WorkedExample]:
+    """The worked examples (user turn + assistant answer) in a template's messages."""
+    out, last_user = [], ""
+    for m in template.messages:
+        if m["role"] == "user":
+            last_user = m["content"]
+        elif m["role"] == "assistant":
+            out.append(WorkedExample(parse_teacher_output(m["content"], None, labels).reasoning, last_user))
+    return out
 
 
 def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated: str | None,
                     labels: Sequence[str], finish_reason: str | None = None,
-                    examples: Sequence[str] = ()) -> list[str]:
+                    examples: Sequence[WorkedExample] = ()) -> list[str]:
     """Every reason the answer is not a usable chain of thought (empty list = valid).
 
     Checks: an answer at all; not cut off at ``max_tokens``; a label from ``labels``; in label mode
     the annotated label; reasoning of at least :data:`MIN_REASONING_WORDS` words that mentions an
     acoustic cue, states nothing the cue text proves wrong (:func:`cue_errors`), in label mode does
     not argue for another emotion (:func:`label_conflicts`), does not loop and is not a copy of
-    the template's worked example.
+    a worked example written for other cues.
     """
     problems = []
     if not parsed.reasoning and not parsed.label_text:
@@ -366,8 +381,8 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
             problems.extend(label_conflicts(reasoning, annotated))
         if is_repetitive(reasoning):
             problems.append("repetitive (the model looped)")
-        if copies_example(reasoning, examples):
-            problems.append("copies the template's worked example")
+        if copies_example(reasoning, examples, cue_text):
+            problems.append("copies the worked example (written for other cues)")
     return problems
 
 
@@ -512,7 +527,7 @@ def estimate_tokens(messages: Sequence[Mapping[str, str]], count: Any = None) ->
 
 
 def _row(req: TeacherRequest, result: ChatResult | Exception, *, backend: LLMBackend, model: str,
-         template: PromptTemplate, mode: str, labels: Sequence[str], examples: Sequence[str],
+         template: PromptTemplate, mode: str, labels: Sequence[str], examples: Sequence[WorkedExample],
          seconds: float) -> dict[str, Any]:
     row: dict[str, Any] = {
         "key": req.key, "label": req.label, "predicted": None, "reasoning": None, "raw": None,
