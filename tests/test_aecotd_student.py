@@ -151,6 +151,9 @@ def test_training_data_fits_thresholds_on_training_keys_only(workspace):
     assert all(i.cue_text.startswith("Pitch: ") and "Intensity by segment: [" in i.cue_text for i in data.items)
     dropped = build_training_data(_config(workspace, **{"target.on_missing_teacher": "drop"}))
     assert len(dropped.items) == 10
+    relative = build_training_data(_config(workspace, **{"cues.speaker_relative": True}))
+    assert relative.thresholds["speaker_relative"] is True
+    assert sorted(relative.thresholds["speaker_medians"]) == ["ravdess/02", "ravdess/03", "ravdess/04"]
 
 
 def test_training_data_ablations_and_errors(workspace):
@@ -183,9 +186,11 @@ def test_ablation_weights(workspace):
     tpl = load_prompt_template("student")
     focused, stats = encode_training_data(tok, tpl, data, cfg)
     assert stats.encoded == 12 and stats.label_only == 2
-    assert all({w for w in e.weights[e.prompt_len:]} == {1.0, 0.01} for e in focused)
+    for e in focused:  # label-only items (no teacher output) do not train the empty explanation
+        assert set(e.weights[e.prompt_len:]) == ({1.0, 0.01} if e.reasoning_tokens else {1.0, 0.01, 0.0})
     uniform, _ = encode_training_data(tok, tpl, data, _config(workspace, **{"loss.emotion_loss": False}))
-    assert all(set(e.weights[e.prompt_len:]) == {1.0} for e in uniform)
+    for e in uniform:
+        assert set(e.weights[e.prompt_len:]) == ({1.0} if e.reasoning_tokens else {1.0, 0.0})
     plain, _ = encode_training_data(tok, tpl, data, _config(workspace, **{"target.cot": False}))
     for e in plain:
         assert tok.decode(e.input_ids[e.prompt_len:]) == f"{e.label}<|im_end|>"

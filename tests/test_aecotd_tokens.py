@@ -140,6 +140,12 @@ def test_no_cot_and_missing_reasoning(qwen2_tok):
     empty = encode_example(qwen2_tok, MESSAGES, "happy", None, eot=eot)
     assert qwen2_tok.decode(empty.input_ids[empty.prompt_len:]) == "happy<think></think><|im_end|>"
     assert empty.reasoning_tokens == 0
+    # the label and <think> are trained; the missing explanation (</think>, end of turn) is not
+    n_head = len(encode_head(qwen2_tok, "happy", True, eot)[0])
+    n_label = sum(empty.label_mask)
+    target_w = empty.weights[empty.prompt_len:]
+    assert target_w[:n_label] == (1.0,) * n_label
+    assert set(target_w[n_label:n_head]) == {0.01} and set(target_w[n_head:]) == {0.0}
 
 
 def test_truncation_keeps_the_label(qwen2_tok):

@@ -11,7 +11,9 @@ An example is ``prompt | label<think> | reasoning | </think> | end-of-turn`` (se
 Without chain of thought (``cot=False``) the target is ``label | end-of-turn``. When an
 utterance has no reasoning (no teacher output), the target keeps the chain-of-thought layout
 with an empty reasoning, ``label<think></think>``, so the label is still followed by the
-same ``<think>`` that inference scores.
+same ``<think>`` that inference scores; the tokens after ``<think>`` then get weight 0: such
+an example teaches the label, not an empty explanation (otherwise a cache that covers few
+utterances teaches the student to close ``<think>`` at once).
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ def encode_example(tokenizer: Any, messages: Sequence[dict[str, str]], label: st
     target = head + reasoning_ids + tail
     ids = prompt + target
     w = [0.0] * len(prompt) + [weights.label] * n_label + [weights.other] * (len(target) - n_label)
+    if cot and not reasoning_ids:  # no explanation to learn: train the head only
+        w[len(prompt) + len(head):] = [0.0] * len(tail)
     mask = [False] * len(prompt) + [True] * n_label + [False] * (len(target) - n_label)
     return Example(key=key, input_ids=tuple(ids), weights=tuple(w), label_mask=tuple(mask),
                    prompt_len=len(prompt), label=label, reasoning_tokens=len(reasoning_ids), truncated=truncated)

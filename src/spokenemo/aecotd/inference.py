@@ -69,11 +69,8 @@ def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table
     error message), so one bad file does not stop a long run.
     """
     cfg, thresholds, extraction = student_cue_settings(student)
-    if thresholds is not None and thresholds.speaker_relative:
-        rows = [cue_table.rows[u.key] for u in utterances if cue_table is not None and u.key in cue_table.rows]
-        thresholds = thresholds.with_speakers(rows)  # unlabelled test rows give new speakers their medians
     report = InputReport()
-    inputs = []
+    prepared: list[tuple[Utterance, str, dict[str, Any] | None]] = []
     for u in utterances:
         try:
             transcript = u.text or ""
@@ -85,7 +82,7 @@ def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table
                     raise ConfigError(f"utterance {u.key!r} has neither a transcript nor audio")
                 transcript = transcribe(path, backend=asr, model_path=asr_model, start=u.start, end=u.end)
                 report.transcripts_from_asr += 1
-            cue_text = ""
+            row = None
             if thresholds is not None:
                 if cue_table is not None and u.key in cue_table.rows:
                     row = cue_table.rows[u.key]
@@ -96,12 +93,17 @@ def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table
                     row = {**cues_of_file(path, extraction, start=u.start, end=u.end).to_row(),
                            "speaker": u.speaker, "corpus": u.corpus}
                     report.cues_computed += 1
-                cue_text = render(row, thresholds, cfg)
         except SpokenemoError as err:
             report.failed[u.key] = str(err)
             log.warning("skipping %s: %s", u.key, err)
             continue
-        inputs.append(StudentInput(key=u.key, transcript=transcript, cue_text=cue_text, label=u.label))
+        prepared.append((u, transcript, row))
+    if thresholds is not None and thresholds.speaker_relative:
+        # new speakers get their own medians from their unlabelled utterances (labels are not read)
+        thresholds = thresholds.with_speakers([row for _, _, row in prepared if row is not None])
+    inputs = [StudentInput(key=u.key, transcript=transcript,
+                           cue_text=render(row, thresholds, cfg) if row is not None else "", label=u.label)
+              for u, transcript, row in prepared]
     return inputs, report
 
 
