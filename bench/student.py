@@ -4,8 +4,10 @@
    fp32 and under bf16 autocast; tokens/s and peak memory. Each precision runs in its own
    subprocess so its peak RSS (CPU) or peak CUDA memory is its own.
 2. Prediction with a trained student (``--model``): utterances/s of label scoring (one packed
-   forward pass per batch) against free generation of the whole answer and free generation
-   stopped at ``<think>``, on the same utterances, and how often their decisions agree.
+   forward pass per batch) against free greedy generation of the whole answer
+   (``label<think>...</think>``, one utterance at a time as ``explain`` does, and batched), and
+   against generation stopped as soon as ``<think>`` appears; on the same utterances, with how
+   often the generated decision equals the scored one and how many outputs were unparseable.
 
     python bench/student.py --model runs/ravdess-fold1 --manifest m.jsonl --cues cues.parquet \
         --folds folds --fold fold1 --limit 32 -o bench-student.json
@@ -130,28 +132,24 @@ def run_prediction(args: argparse.Namespace) -> dict:
     scored = predict(student, inputs, batch_size=args.batch_size)
     t_score = time.perf_counter() - t0
     n_gen = min(len(inputs), args.generate_limit)
-    t0 = time.perf_counter()
-    full = predict(student, inputs[:n_gen], mode="generate", explain=True, batch_size=args.batch_size,
-                   max_new_tokens=args.max_new_tokens)
-    t_full = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    head = predict(student, inputs[:n_gen], mode="generate", batch_size=args.batch_size,
-                   max_new_tokens=args.max_new_tokens)
-    t_head = time.perf_counter() - t0
-
-    def agreement(gen: list) -> dict:
-        same = sum(g.predicted == s.predicted for g, s in zip(gen, scored, strict=False))
-        return {"agree": same, "of": len(gen), "unparseable": sum(not g.valid for g in gen)}
-
-    acc = sum(p.predicted == p.label for p in scored) / len(scored)
-    return {"model": str(args.model), "utterances": len(inputs), "batch_size": args.batch_size,
-            "precision": args.precision, "threads": torch.get_num_threads(),
-            "scoring": {"utt_per_s": len(inputs) / t_score, "seconds": t_score, "accuracy": acc},
-            "generate_full": {"utt_per_s": n_gen / t_full, "seconds": t_full, "max_new_tokens": args.max_new_tokens,
-                              **agreement(full)},
-            "generate_until_think": {"utt_per_s": n_gen / t_head, "seconds": t_head, **agreement(head)},
-            "speedup_vs_full": (len(inputs) / t_score) / (n_gen / t_full),
-            "speedup_vs_until_think": (len(inputs) / t_score) / (n_gen / t_head)}
+    runs = {"generate_full_batch1": (True, 1), f"generate_full_batch{args.batch_size}": (True, args.batch_size),
+            f"generate_until_think_batch{args.batch_size}": (False, args.batch_size)}
+    result = {"model": str(args.model), "utterances": len(inputs), "batch_size": args.batch_size,
+              "precision": args.precision, "threads": torch.get_num_threads(),
+              "scoring": {"utt_per_s": len(inputs) / t_score, "seconds": t_score,
+                          "accuracy": sum(p.predicted == p.label for p in scored) / len(scored)}}
+    for name, (full, batch) in runs.items():
+        t0 = time.perf_counter()
+        gen = predict(student, inputs[:n_gen], mode="generate", explain=full, batch_size=batch,
+                      max_new_tokens=args.max_new_tokens)
+        seconds = time.perf_counter() - t0
+        tokens = [len(student.tokenizer(g.generated or "", add_special_tokens=False)["input_ids"]) for g in gen]
+        result[name] = {"utt_per_s": n_gen / seconds, "seconds": seconds, "utterances": n_gen,
+                        "mean_generated_tokens": sum(tokens) / len(tokens), "max_new_tokens": args.max_new_tokens,
+                        "agree": sum(g.predicted == s.predicted for g, s in zip(gen, scored, strict=False)),
+                        "of": n_gen, "unparseable": sum(not g.valid for g in gen),
+                        "speedup_of_scoring": (len(inputs) / t_score) / (n_gen / seconds)}
+    return result
 
 
 def main() -> None:
@@ -186,13 +184,13 @@ def main() -> None:
         pred = run_prediction(args)
         result["prediction"] = pred
         print(f"predict: {pred['utterances']} utterances, batch {pred['batch_size']}, {pred['precision']}")
-        print(f"  label scoring        {pred['scoring']['utt_per_s']:7.3f} utt/s  (accuracy {pred['scoring']['accuracy']:.3f})")
-        for name in ("generate_full", "generate_until_think"):
-            g = pred[name]
-            print(f"  {name:<20} {g['utt_per_s']:7.3f} utt/s  decisions equal to scoring: {g['agree']}/{g['of']} "
-                  f"(unparseable {g['unparseable']})")
-        print(f"  speed-up of scoring: x{pred['speedup_vs_full']:.1f} vs full generation, "
-              f"x{pred['speedup_vs_until_think']:.1f} vs generation stopped at <think>")
+        print(f"  label scoring              {pred['scoring']['utt_per_s']:7.3f} utt/s  "
+              f"(accuracy {pred['scoring']['accuracy']:.3f})")
+        for name, g in pred.items():
+            if name.startswith("generate"):
+                print(f"  {name:<26} {g['utt_per_s']:7.3f} utt/s  ({g['mean_generated_tokens']:.0f} tokens generated "
+                      f"on average)  same decision as scoring: {g['agree']}/{g['of']} (unparseable "
+                      f"{g['unparseable']})  scoring is x{g['speedup_of_scoring']:.1f} faster")
     if args.output:
         args.output.write_text(json.dumps(result, indent=1) + "\n")
 

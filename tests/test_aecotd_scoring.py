@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spokenemo.aecotd.scoring import generate, packed_batch, parse_generation, score_candidates
+from spokenemo.aecotd.scoring import (
+    common_prefix_length,
+    generate,
+    packed_batch,
+    parse_generation,
+    score_candidates,
+)
 from spokenemo.aecotd.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
 from spokenemo.aecotd.tokens import encode_head, end_of_turn_ids, prompt_ids
 
@@ -55,17 +61,28 @@ def test_packed_mask_isolates_candidates():
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_packed_scores_equal_one_pass_per_candidate(tiny, attention):
+@pytest.mark.parametrize("share_prefix", [True, False])
+def test_packed_scores_equal_one_pass_per_candidate(tiny, attention, share_prefix):
     tok, model = tiny
     model.config._attn_implementation = attention
     eot = end_of_turn_ids(tok)
     heads = [encode_head(tok, lab, True, eot)[0] for lab in LABELS4 + ["surprised"]]
     prompts = _prompts(tok)
-    got = score_candidates(model, prompts, heads, pad_id=tok.pad_token_id)
+    assert common_prefix_length(prompts) > 10  # the chat template's system turn is shared
+    got = score_candidates(model, prompts, heads, pad_id=tok.pad_token_id, share_prefix=share_prefix)
     want = torch.tensor([[_naive(model, p, h) for h in heads] for p in prompts])
     assert got.shape == (3, 5)
     assert torch.allclose(got, want, atol=1e-4)
     model.config._attn_implementation = "sdpa"
+
+
+def test_prefix_columns_of_the_mask():
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4, 5]]) == 2
+    assert common_prefix_length([[1, 2], [1, 2, 3]]) == 1  # every prompt keeps a token of its own
+    batch = packed_batch([[3], [4, 5]], [[7]], pad_id=0, prefix_len=2)
+    assert batch["attention_mask"].shape == (2, 1, 3, 5)
+    assert batch["position_ids"].tolist() == [[0, 2, 3], [2, 3, 4]]  # (padding keeps position 0)
+    assert batch["attention_mask"][:, 0, :, :2].all()
 
 
 def test_bf16_scores_stay_close(tiny):

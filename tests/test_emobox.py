@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from fake_corpora import SECONDS, make_iemocap, write_audio
 from spokenemo.corpora import Utterance, prepare
 from spokenemo.corpora.emobox import (
     from_emobox,
@@ -18,6 +17,8 @@ from spokenemo.corpora.emobox import (
     write_emobox_jsonl,
 )
 from spokenemo.errors import CorpusLayoutError, ManifestError
+
+from fake_corpora import SECONDS, make_iemocap, write_audio
 
 # Two lines as EmoBox ships them (data/iemocap/fold_1/iemocap_test_fold_1.jsonl) and one segment
 # line in the form EmoBox writes for segmented corpora (start_time/end_time).

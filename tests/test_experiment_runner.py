@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from fake_corpora import make_iemocap, make_meld
 from spokenemo.errors import ConfigError
 from spokenemo.experiment import RunOptions, config_from_dict, run_experiment
 from spokenemo.experiment import runner as runner_mod
+
+from fake_corpora import make_iemocap, make_meld
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_RAVDESS = REPO / "tests" / "data" / "ravdess"

@@ -10,6 +10,10 @@ from email.utils import formatdate
 
 import pytest
 
+from spokenemo.errors import AuthenticationError, BackendError
+from spokenemo.llm import get_backend
+from spokenemo.llm.openai_backend import OpenAIBackend, backoff_delay, default_api_key_env, parse_retry_after
+
 from fault_server import (
     FaultServer,
     cut_connection,
@@ -19,9 +23,6 @@ from fault_server import (
     status,
     truncated_json,
 )
-from spokenemo.errors import AuthenticationError, BackendError
-from spokenemo.llm import get_backend
-from spokenemo.llm.openai_backend import OpenAIBackend, backoff_delay, default_api_key_env, parse_retry_after
 
 HELLO = [{"role": "user", "content": "hello"}]
 SECRET = "sk-test-DO-NOT-LEAK-1234567890"

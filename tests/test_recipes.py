@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from spokenemo.corpora import available_corpora, prepare, read_manifest, write_manifest
+from spokenemo.corpora.recipes.esd import split_of
+from spokenemo.corpora.recipes.iemocap import speaker_of
+from spokenemo.corpora.recipes.meld import fix_mojibake
+from spokenemo.errors import CorpusLayoutError, LabelError, SpokenemoError
+
 from fake_corpora import (
     SECONDS,
     make_crema_d,
@@ -21,11 +27,6 @@ from fake_corpora import (
     make_ravdess,
     write_audio,
 )
-from spokenemo.corpora import available_corpora, prepare, read_manifest, write_manifest
-from spokenemo.corpora.recipes.esd import split_of
-from spokenemo.corpora.recipes.iemocap import speaker_of
-from spokenemo.corpora.recipes.meld import fix_mojibake
-from spokenemo.errors import CorpusLayoutError, LabelError, SpokenemoError
 
 
 def by_key(utts):

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fault_server import FaultServer, status
 from spokenemo.aecotd.teacher import (
     MAX_CONSECUTIVE_BACKEND_ERRORS,
     WorkedExample,
@@ -35,6 +34,8 @@ from spokenemo.errors import AuthenticationError, BackendError, ConfigError, Spo
 from spokenemo.llm.base import ChatResult, LLMBackend
 from spokenemo.llm.openai_backend import OpenAIBackend
 from spokenemo.prompts import load_template, messages_sha256
+
+from fault_server import FaultServer, status
 
 LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 HIGH = ("Pitch: high. Intensity: strong. Speech rate: fast. Articulation rate: slow.\n"
@@ -149,6 +150,16 @@ def test_each_failure_is_reported(text, kwargs, reason):
 
 def test_blind_mode_disagreement_is_not_a_failure():
     assert check(GOOD_HIGH + "\nEmotion: happy", mode="blind") == []
+
+
+def test_blind_mode_flags_the_example_emotion_repeated_for_other_cues():
+    examples = example_answers(load_template("teacher_blind"))
+    assert [ex.label for ex in examples] == ["sad"]
+    answer = GOOD_HIGH.replace("anger", "sadness") + "\nEmotion: sad"
+    assert check(answer, mode="blind", examples=examples) == [
+        "repeats the worked example's emotion (sad) for other cues"]
+    low = "The pitch is low, the intensity is weak, and the speech rate is slow. These cues fit sadness.\nEmotion: sad"
+    assert check(low, cues=LOW, mode="blind", examples=examples) == []  # same cues as the example: fine
 
 
 @pytest.mark.parametrize("reasoning,expected", [

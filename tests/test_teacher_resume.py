@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_server import FaultServer
 
 from spokenemo.aecotd.teacher import load_teacher_outputs
 from spokenemo.corpora.manifest import Utterance, write_manifest
+
+from fault_server import FaultServer
 
 pytestmark = pytest.mark.slow  # three `spokenemo teach` processes per case
 N = 12

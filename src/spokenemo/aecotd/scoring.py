@@ -36,12 +36,17 @@ from .tokens import THINK_CLOSE, THINK_OPEN
 
 
 def packed_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Sequence[int]], pad_id: int,
-                 mask_dtype: torch.dtype = torch.bool) -> dict[str, torch.Tensor]:
+                 mask_dtype: torch.dtype = torch.bool, prefix_len: int = 0) -> dict[str, torch.Tensor]:
     """Tensors of one packed scoring batch (see the module docstring).
+
+    ``prefix_len`` > 0 means the prompts continue a shared prefix of that many tokens that is
+    already in the model's cache: positions start after it, and the mask gets ``prefix_len``
+    leading key columns that every token may attend to.
 
     Returns
     -------
-    dict with ``input_ids`` (B, L), ``position_ids`` (B, L), ``attention_mask`` (B, 1, L, L:
+    dict with ``input_ids`` (B, L), ``position_ids`` (B, L), ``attention_mask`` (B, 1, L,
+    prefix_len + L:
     boolean, True where attention is allowed, for SDPA; with a floating ``mask_dtype``,
     additive, 0 where allowed and the dtype's minimum elsewhere, for eager attention) and
     ``prompt_width`` (the common column where candidates start).
@@ -62,20 +67,22 @@ def packed_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Sequence
     for i, p in enumerate(prompts):
         start = width - len(p)
         ids[i, start:width] = torch.tensor(list(p))
-        pos[i, start:width] = torch.arange(len(p))
+        pos[i, start:width] = torch.arange(len(p)) + prefix_len
         block[i, start:width] = 0
         ids[i, width:] = tail_ids
-        pos[i, width:] = tail_pos + len(p)
+        pos[i, width:] = tail_pos + len(p) + prefix_len
         block[i, width:] = tail_block
     col = torch.arange(length)
     causal = col[None, :] <= col[:, None]
     bq, bk = block[:, :, None], block[:, None, :]
     allowed = causal[None] & (bk >= 0) & ((bk == 0) | (bk == bq)) & (bq >= 0)
     allowed |= torch.eye(length, dtype=torch.bool)[None]  # padding attends to itself: no all-masked row
+    if prefix_len:
+        allowed = torch.cat([torch.ones((n_rows, length, prefix_len), dtype=torch.bool), allowed], dim=2)
     if mask_dtype == torch.bool:
         mask = allowed[:, None]
     else:
-        mask = torch.zeros((n_rows, 1, length, length), dtype=mask_dtype)
+        mask = torch.zeros((n_rows, 1, length, prefix_len + length), dtype=mask_dtype)
         mask.masked_fill_(~allowed[:, None], torch.finfo(mask_dtype).min)
     return {"input_ids": ids, "position_ids": pos, "attention_mask": mask, "prompt_width": torch.tensor(width)}
 
@@ -91,9 +98,18 @@ def _target_columns(candidates: Sequence[Sequence[int]], width: int) -> tuple[li
     return cols, keep
 
 
+def common_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix all prompts share, leaving at least one own token to each."""
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == prompts[0][n] for p in prompts):
+        n += 1
+    return n
+
+
 @torch.no_grad()
 def score_candidates(model: Any, prompts: Sequence[Sequence[int]], candidates: Sequence[Sequence[int]], *,
-                     pad_id: int, device: Any = "cpu", bf16: bool = False) -> torch.Tensor:
+                     pad_id: int, device: Any = "cpu", bf16: bool = False, share_prefix: bool = True) -> torch.Tensor:
     """Summed log-probability of every candidate after every prompt, in one forward pass.
 
     Parameters
@@ -107,6 +123,9 @@ def score_candidates(model: Any, prompts: Sequence[Sequence[int]], candidates: S
     device : torch device
     bf16 : bool
         Run under bf16 autocast (log-probabilities are taken in fp32).
+    share_prefix : bool
+        Compute the prefix all prompts of the batch share (system message and chat markup, a
+        quarter of a student prompt) once, and let every row read it from the cache.
 
     Returns
     -------
@@ -114,14 +133,22 @@ def score_candidates(model: Any, prompts: Sequence[Sequence[int]], candidates: S
     """
     impl = getattr(getattr(model, "config", None), "_attn_implementation", "sdpa")
     mask_dtype = torch.bool if impl != "eager" else (torch.bfloat16 if bf16 else next(model.parameters()).dtype)
-    batch = packed_batch(prompts, candidates, pad_id, mask_dtype)
+    prefix = common_prefix_length(prompts) if share_prefix and len(prompts) > 1 else 0
+    cache = None
+    if prefix:
+        with autocast(bf16, device):
+            cache = model(input_ids=torch.tensor([list(prompts[0][:prefix])], device=device),
+                          use_cache=True).past_key_values
+        cache.batch_repeat_interleave(len(prompts))
+        prompts = [p[prefix:] for p in prompts]
+    batch = packed_batch(prompts, candidates, pad_id, mask_dtype, prefix_len=prefix)
     width = int(batch["prompt_width"])
     cols, keep = _target_columns(candidates, width)
     index = {c: i for i, c in enumerate(keep)}
     with autocast(bf16, device):
         out = model(input_ids=batch["input_ids"].to(device), position_ids=batch["position_ids"].to(device),
                     attention_mask=batch["attention_mask"].to(device), logits_to_keep=torch.tensor(keep, device=device),
-                    use_cache=False)
+                    past_key_values=cache, use_cache=cache is not None)
     logp = torch.log_softmax(out.logits.float(), dim=-1)  # (B, len(keep), V)
     scores = torch.zeros((len(prompts), len(candidates)), dtype=torch.float32, device=logp.device)
     for j, (c, cs) in enumerate(zip(candidates, cols, strict=True)):

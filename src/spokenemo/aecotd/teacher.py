@@ -326,6 +326,7 @@ class WorkedExample:
 
     reasoning: str
     cue_text: str
+    label: str | None = None
 
 
 def copies_example(reasoning: str, examples: Sequence[WorkedExample], cue_text: str) -> bool:
@@ -344,7 +345,8 @@ def example_answers(template: PromptTemplate, labels: Sequence[str] = ()) -> lis
         if m["role"] == "user":
             last_user = m["content"]
         elif m["role"] == "assistant":
-            out.append(WorkedExample(parse_teacher_output(m["content"], None, labels).reasoning, last_user))
+            parsed = parse_teacher_output(m["content"], None, labels)
+            out.append(WorkedExample(parsed.reasoning, last_user, parsed.label))
     return out
 
 
@@ -357,7 +359,8 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
     the annotated label; reasoning of at least :data:`MIN_REASONING_WORDS` words that mentions an
     acoustic cue, states nothing the cue text proves wrong (:func:`cue_errors`), in label mode does
     not argue for another emotion (:func:`label_conflicts`), does not loop and is not a copy of
-    a worked example written for other cues.
+    a worked example written for other cues; in blind mode, the emotion is not just the worked
+    example's emotion given for other cues (small models do that instead of choosing).
     """
     problems = []
     if not parsed.reasoning and not parsed.label_text:
@@ -383,6 +386,9 @@ def validate_output(parsed: ParsedOutput, *, cue_text: str, mode: str, annotated
             problems.append("repetitive (the model looped)")
         if copies_example(reasoning, examples, cue_text):
             problems.append("copies the worked example (written for other cues)")
+    if mode == "blind" and parsed.label and any(
+            ex.label == parsed.label and coarse_words(ex.cue_text) != coarse_words(cue_text) for ex in examples):
+        problems.append(f"repeats the worked example's emotion ({parsed.label}) for other cues")
     return problems
 
 
@@ -623,7 +629,7 @@ def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], o
     if progress and todo:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), unit="utt", desc=f"teacher {model}", dynamic_ncols=True)
+        bar = tqdm(total=len(todo), unit="utt", desc=f"teacher {Path(model).name}", dynamic_ncols=True)
     t0 = time.perf_counter()
     last = t0
     consecutive = 0

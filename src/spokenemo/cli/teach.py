@@ -175,7 +175,7 @@ def _print_skipped(console: Any, skipped: dict[str, list[str]]) -> None:
 def _print_summary(console: Any, s: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"teacher {s.model} ({s.mode}, {s.template}) -> {s.output}", show_header=False)
+    table = Table(title=f"teacher {Path(s.model).name} ({s.mode}, {s.template}) -> {s.output}", show_header=False)
     table.add_row("utterances", str(s.total))
     table.add_row("already cached", str(s.cached))
     table.add_row("answered now", str(s.done))
