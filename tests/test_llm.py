@@ -172,3 +172,34 @@ def test_llamacpp_backend_says_how_to_install(monkeypatch):
     monkeypatch.setattr(lc, "llama_cpp_available", lambda: False)
     with pytest.raises(BackendError, match="pip install llama-cpp-python"):
         get_backend("llamacpp")
+
+
+def test_teach_cli_with_a_local_transformers_model(tiny_model_dir, tmp_path):
+    """Random weights write no "Emotion:" line: every answer is kept, marked invalid, with the reason."""
+    import json
+
+    from click.testing import CliRunner
+
+    from spokenemo.cli import cli
+    from spokenemo.corpora.manifest import Utterance, write_manifest
+
+    utts = [Utterance(key=f"k{i}", label=["angry", "sad", "happy"][i], text="the voice is loud") for i in range(3)]
+    write_manifest(tmp_path / "m.jsonl", utts)
+    (tmp_path / "cues.jsonl").write_text(
+        "".join(json.dumps({"key": u.key, "cue_text": "Pitch: high. Intensity: strong."}) + "\n" for u in utts))
+    out = tmp_path / "cot.jsonl"
+    args = ["teach", "--manifest", str(tmp_path / "m.jsonl"), "--cues", str(tmp_path / "cues.jsonl"),
+            "--backend", "transformers", "--model", str(tiny_model_dir), "--batch-size", "2", "--max-tokens", "5",
+            "--dtype", "float32", "-o", str(out)]
+    dry = CliRunner().invoke(cli, args + ["--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "3 requests to send" in dry.output and "prompt tokens ~" not in dry.output  # exact: the tokenizer
+    result = CliRunner().invoke(cli, args + ["--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["key"] for r in rows] == ["k0", "k1", "k2"]
+    for row in rows:
+        assert row["backend"] == "transformers" and row["model"] == tiny_model_dir.name
+        assert row["raw"] and row["valid"] is False and "cut off at max_tokens" in row["failure"]
+        assert row["usage"]["completion_tokens"] <= 5
+    assert "invalid: cut off at max_tokens" in result.output

@@ -359,8 +359,8 @@ def test_corrupt_middle_line_is_a_clear_error(tmp_path):
 
 def test_load_teacher_outputs_last_answer_wins_and_filters(tmp_path):
     out = tmp_path / "cot.jsonl"
-    rows = [{"key": "a", "raw": "x", "valid": True, "model": "m1", "mode": "label", "reasoning": "old"},
-            {"key": "a", "raw": "y", "valid": True, "model": "m2", "mode": "label", "reasoning": "new"},
+    rows = [{"key": "a", "raw": "x", "valid": True, "model": "m1", "mode": "label", "reasoning": "old", "cues": "P1"},
+            {"key": "a", "raw": "y", "valid": True, "model": "m2", "mode": "label", "reasoning": "new", "cues": "P2"},
             {"key": "b", "raw": None, "valid": False, "model": "m1", "mode": "label"},
             {"key": "c", "raw": "z", "valid": False, "model": "m1", "mode": "blind"}]
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -368,6 +368,8 @@ def test_load_teacher_outputs_last_answer_wins_and_filters(tmp_path):
     assert load_teacher_outputs(out, model="m1")["a"]["reasoning"] == "old"
     assert set(load_teacher_outputs(out, valid_only=False)) == {"a", "c"}
     assert set(load_teacher_outputs(out, valid_only=False, mode="blind")) == {"c"}
+    assert load_teacher_outputs(out, cue_texts={"a": "P1"})["a"]["reasoning"] == "old"  # this fold's cue text
+    assert load_teacher_outputs(out, cue_texts={"a": "P3"}) == {}
 
 
 def test_dry_run_counts_without_a_backend(tmp_path):

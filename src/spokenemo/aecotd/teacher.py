@@ -433,7 +433,8 @@ def drop_torn_tail(path: str | Path) -> bool:
 
 
 def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: str | None = None,
-                         mode: str | None = None) -> dict[str, dict[str, Any]]:
+                         mode: str | None = None,
+                         cue_texts: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Teacher outputs by utterance key, for the student.
 
     Parameters
@@ -441,6 +442,8 @@ def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: st
     path : the teacher cache (JSONL).
     valid_only : keep only rows that passed validation.
     model, mode : keep only rows of this model / mode (a cache may hold several).
+    cue_texts : keep only rows whose prompt showed exactly this cue text for the key (a cache
+        filled once per fold, with each fold's thresholds, holds one row per fold).
 
     Returns
     -------
@@ -455,6 +458,8 @@ def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: st
         if not answered(row) or (valid_only and not row.get("valid")):
             continue
         if (model and row.get("model") != model) or (mode and row.get("mode") != mode):
+            continue
+        if cue_texts is not None and cue_texts.get(row["key"]) != row.get("cues"):
             continue
         out[row["key"]] = row
     return out

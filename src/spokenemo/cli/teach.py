@@ -51,13 +51,14 @@ def _token_counter(kind: str, model: str | None) -> Any:
 
 
 def _backend_options(kind: str, model: str | None, base_url: str | None, api_key_env: str | None,
-                     concurrency: int, batch_size: int | None, timeout: float, device: str,
+                     concurrency: int, batch_size: int | None, timeout: float, device: str, dtype: str,
                      allow_download: bool, n_threads: int | None) -> dict[str, Any]:
     if kind == "openai":
         return {"model": model, "base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
                 "timeout": timeout}
     if kind in ("embedded", "transformers"):
-        opts: dict[str, Any] = {"device": device, "batch_size": batch_size or 4}
+        opts: dict[str, Any] = {"device": device, "batch_size": batch_size or 4, "dtype": dtype,
+                                "cpu_bf16": dtype == "bfloat16"}
         if kind == "transformers":
             opts.update(model=model, allow_download=allow_download)
         return opts
@@ -115,6 +116,8 @@ def _label_set_names() -> set[str]:
 @click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy (deterministic).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--device", default="auto", show_default=True, help="transformers device (auto, cpu, cuda).")
+@click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
+              show_default=True, help="transformers weights: auto = bfloat16 on GPUs that support it, else float32.")
 @click.option("--threads", "n_threads", type=int, help="CPU threads (llamacpp).")
 @click.option("--allow-download", is_flag=True, help="Let transformers fetch a hub model (off: offline only).")
 @click.option("--dry-run", is_flag=True, help="Only count the requests (cached ones excluded) and tokens.")
@@ -123,7 +126,7 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
                   api_key_env: str | None, mode: str, template: str | None, labels: str | None,
                   thresholds: Path | None, cue_variant: str, limit: int | None, seed: int | None, concurrency: int,
                   batch_size: int | None, max_tokens: int, temperature: float, timeout: float, device: str,
-                  n_threads: int | None, allow_download: bool, dry_run: bool, no_progress: bool) -> None:
+                  dtype: str, n_threads: int | None, allow_download: bool, dry_run: bool, no_progress: bool) -> None:
     """Ask a teacher LLM to explain each utterance's emotion from its transcript and cues.
 
     \b
@@ -158,7 +161,7 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
         _print_skipped(console, summary.skipped)
         return
     backend = get_backend(kind, **_backend_options(kind, model, base_url, api_key_env, concurrency, batch_size,
-                                                   timeout, device, allow_download, n_threads))
+                                                   timeout, device, dtype, allow_download, n_threads))
     try:
         summary = run_teacher(chosen, texts, output, backend=backend, progress=not no_progress, **common)
     finally:

@@ -11,5 +11,9 @@ Heavy libraries (torch, transformers, llama_cpp) are imported only when a backen
 
 from .base import ChatResult, LLMBackend, Message, Messages, split_reasoning
 from .factory import BACKEND_KINDS, get_backend
+from .llamacpp_backend import LlamaCppBackend, llama_cpp_available
+from .openai_backend import OpenAIBackend
+from .transformers_backend import TransformersBackend
 
-__all__ = ["BACKEND_KINDS", "ChatResult", "LLMBackend", "Message", "Messages", "get_backend", "split_reasoning"]
+__all__ = ["BACKEND_KINDS", "ChatResult", "LLMBackend", "LlamaCppBackend", "Message", "Messages", "OpenAIBackend",
+           "TransformersBackend", "get_backend", "llama_cpp_available", "split_reasoning"]
