@@ -187,7 +187,9 @@ def test_ablation_weights(workspace):
     focused, stats = encode_training_data(tok, tpl, data, cfg)
     assert stats.encoded == 12 and stats.label_only == 2
     for e in focused:  # label-only items (no teacher output) do not train the empty explanation
-        assert set(e.weights[e.prompt_len:]) == ({1.0, 0.01} if e.reasoning_tokens else {1.0, 0.01, 0.0})
+        other = cfg.loss.other_weight  # the config's reasoning-token weight (0.1 in aecotd-cpu.yaml)
+        assert other < 1.0
+        assert set(e.weights[e.prompt_len:]) == ({1.0, other} if e.reasoning_tokens else {1.0, other, 0.0})
     uniform, _ = encode_training_data(tok, tpl, data, _config(workspace, **{"loss.emotion_loss": False}))
     for e in uniform:
         assert set(e.weights[e.prompt_len:]) == ({1.0} if e.reasoning_tokens else {1.0, 0.0})
