@@ -34,7 +34,7 @@ from .model_dir import (
     read_info,
     read_json,
 )
-from .modeling import load_base_model, pick_device, use_bf16
+from .modeling import load_base_model, pick_device, quiet_peft, use_bf16
 from .scoring import generate, parse_generation, score_candidates
 from .tokens import THINK_CLOSE, THINK_OPEN, encode_head, end_of_turn_ids, prompt_ids
 
@@ -126,7 +126,8 @@ def load_student(model_dir: str | Path, *, base_model: str | None = None, device
     if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
         raise ModelNotFoundError(f"{model_dir}: the base model {base_model or info.base_model!r} has a smaller "
                                  "vocabulary than the student's tokenizer", hint="use the base model it was trained on")
-    model = PeftModel.from_pretrained(base, str(model_dir / ADAPTER_DIR))
+    with quiet_peft():
+        model = PeftModel.from_pretrained(base, str(model_dir / ADAPTER_DIR))
     if merge:
         model = model.merge_and_unload()
     model.eval()
