@@ -119,6 +119,60 @@ def test_generation_is_deterministic_at_temperature_zero(tiny):
     assert a.text == b.text and a.text  # random weights still give words
 
 
+def test_seeded_sampling_is_reproducible_and_leaves_the_global_rng_alone(tiny):
+    prompt = user("say one word about the very loud and fast voice")
+    state = torch.get_rng_state()
+    a = tiny.chat(prompt, max_tokens=8, temperature=1.5, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # sampled on a forked RNG
+    assert tiny.chat(prompt, max_tokens=8, temperature=1.5, seed=3).text == a.text
+    assert len({tiny.chat(prompt, max_tokens=8, temperature=1.5, seed=s).text for s in range(6)}) > 1
+    batch = [prompt, user("the pitch is low"), user("hello")]
+    first = [r.text for r in tiny.chat_batch(batch, max_tokens=6, temperature=1.5, seed=11)]
+    assert [r.text for r in tiny.chat_batch(batch, max_tokens=6, temperature=1.5, seed=11)] == first
+    streamed = dict(tiny.iter_chat(batch, max_tokens=6, temperature=1.5, seed=11))  # one chunk of 3
+    assert [streamed[i].text for i in range(3)] == first
+    greedy = tiny.chat(prompt, max_tokens=8)
+    assert tiny.chat(prompt, max_tokens=8, seed=99).text == greedy.text  # a seed changes nothing when greedy
+
+
+def test_seed_only_for_backends_that_support_it():
+    from spokenemo.llm.base import LLMBackend
+
+    class Echo(LLMBackend):
+        name = "echo"
+
+        def chat_batch(self, batch, *, max_tokens=256, temperature=0.0, stop=None, return_exceptions=False):
+            return [ChatResult(text="hi") for _ in batch]
+
+    assert not Echo.supports_seed and Echo().chat(user("x")).text == "hi"
+    with pytest.raises(ValueError, match="cannot seed"):
+        Echo().chat(user("x"), temperature=0.5, seed=1)
+    with pytest.raises(ValueError, match="cannot seed"):
+        list(Echo().iter_chat([user("x")], seed=1))
+
+
+def test_llamacpp_passes_a_seed_per_conversation():
+    """llama.cpp samples each conversation with ``seed + its index`` (checked on a stand-in model)."""
+    from spokenemo.llm.llamacpp_backend import LlamaCppBackend
+
+    seen = []
+
+    class FakeLlama:
+        def create_chat_completion(self, **kwargs):
+            seen.append(kwargs["seed"])
+            return {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": {}}
+
+    backend = object.__new__(LlamaCppBackend)  # no GGUF loaded
+    backend.llm, backend.model_name = FakeLlama(), "fake"
+    assert LlamaCppBackend.supports_seed
+    assert [r.text for r in backend.chat_batch([user("a"), user("b")], temperature=0.7, seed=2**32 - 1)] == ["ok"] * 2
+    assert seen == [2**32 - 1, 0]  # llama.cpp seeds are 32-bit
+    assert [i for i, _ in backend.iter_chat([user("a"), user("b"), user("c")], temperature=0.7, seed=5)] == [0, 1, 2]
+    assert seen[2:] == [5, 6, 7]
+    backend.chat(user("a"))
+    assert seen[-1] is None  # unseeded: llama.cpp's own seed
+
+
 def test_stop_string_cuts_the_answer(tiny):
     full = tiny.chat(user("hello"), max_tokens=8)
     words = full.text.split()

@@ -18,7 +18,9 @@ Modules: :mod:`~spokenemo.aecotd.config` (YAML config), :mod:`~spokenemo.aecotd.
 :mod:`~spokenemo.aecotd.scoring` (one-pass label scoring, generation),
 :mod:`~spokenemo.aecotd.prediction`, :mod:`~spokenemo.aecotd.inference`,
 :mod:`~spokenemo.aecotd.explanation` (using a student), :mod:`~spokenemo.aecotd.model_dir`
-(what a trained student folder holds), :mod:`~spokenemo.aecotd.tiny` (tiny test models).
+(what a trained student folder holds), :mod:`~spokenemo.aecotd.export` (a slim, shippable copy
+of one), :mod:`~spokenemo.aecotd.default_model` (where the default student is found),
+:mod:`~spokenemo.aecotd.tiny` (tiny test models).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _EXPORTS = {
     "ManifestPrediction": "inference", "predict_manifest": "inference",
     "Explanation": "explanation", "explain": "explanation",
     "StudentInfo": "model_dir", "read_info": "model_dir",
+    "export_model_dir": "export",
+    "default_model_path": "default_model", "find_default_model": "default_model",
     "make_tiny_model_dir": "tiny",
 }
 

@@ -5,7 +5,8 @@ Layout::
     MODEL/
       student.json        what this is (written last: its presence marks a complete model)
       adapter/            LoRA adapter (peft save_pretrained)
-      tokenizer/          the tokenizer, chat template included
+      tokenizer/          the tokenizer, chat template included (optional: without it the base
+                          model's own tokenizer is used, which is what training used)
       thresholds.json     cue thresholds fitted on the training keys
       prompt.json         the student prompt template (name, version, sha256, text)
       config.yaml         the resolved training config
@@ -15,7 +16,9 @@ Layout::
 
 ``student.json`` holds the base-model reference (``"embedded"``, a folder or a hub name, and
 how to obtain it), the label set, whether the target has a chain of thought, the prompt
-template's name, version and hash, the cue options and the scoring rule.
+template's name, version and hash, the cue options and the scoring rule. A slim copy made by
+:func:`spokenemo.aecotd.export.export_model_dir` (float16 adapter, no checkpoints, no tokenizer for
+the embedded base) also records ``"export"``: where it came from and the adapter's dtype.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ THRESHOLDS_FILE = "thresholds.json"
 PROMPT_FILE = "prompt.json"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
+TRAIN_LOG_FILE = "train_log.jsonl"
 
 
 class PromptRef(BaseModel):
@@ -140,7 +144,7 @@ def read_info(model_dir: str | Path) -> StudentInfo:
     if info.format != FORMAT:
         raise ModelNotFoundError(f"{path}: format {info.format!r}, this spokenemo reads {FORMAT!r}",
                                  hint="retrain the model with this spokenemo version")
-    for name in (ADAPTER_DIR, TOKENIZER_DIR, THRESHOLDS_FILE, PROMPT_FILE):
+    for name in (ADAPTER_DIR, THRESHOLDS_FILE, PROMPT_FILE):  # tokenizer/ is optional (the base's then)
         if not (model_dir / name).exists():
             raise ModelNotFoundError(f"{model_dir}: {name} is missing", hint="copy the whole model directory")
     return info

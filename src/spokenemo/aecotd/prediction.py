@@ -34,7 +34,7 @@ from .model_dir import (
     read_info,
     read_json,
 )
-from .modeling import load_base_model, pick_device, quiet_peft, use_bf16
+from .modeling import load_base_model, load_tokenizer, pick_device, quiet_peft, use_bf16
 from .scoring import generate, parse_generation, score_candidates
 from .tokens import THINK_CLOSE, THINK_OPEN, encode_head, end_of_turn_ids, prompt_ids
 
@@ -91,6 +91,28 @@ class Student:
         return prompt_ids(self.tokenizer, self.messages(transcript, cue_text))
 
 
+def load_student_tokenizer(model_dir: Path, base_model: str) -> Any:
+    """The tokenizer in ``model_dir/tokenizer``, or the base model's when that folder is absent.
+
+    Training uses the base model's tokenizer unchanged, so both give the same ids; an exported
+    model of the embedded base ships without a copy. The pad token is EOS when there is none.
+    """
+    from transformers import AutoTokenizer
+
+    folder = model_dir / TOKENIZER_DIR
+    if not folder.is_dir():
+        return load_tokenizer(base_model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelNotFoundError(f"{folder}: cannot load the tokenizer: {err}",
+                                 hint="copy the model directory again, or delete tokenizer/ to use the base "
+                                      "model's tokenizer") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_student(model_dir: str | Path, *, base_model: str | None = None, device: str = "auto",
                  precision: Literal["auto", "fp32", "bf16"] = "fp32", merge: bool = True) -> Student:
     """Load a student model directory for inference.
@@ -98,7 +120,8 @@ def load_student(model_dir: str | Path, *, base_model: str | None = None, device
     Parameters
     ----------
     model_dir : path
-        Written by :func:`spokenemo.aecotd.training.train`.
+        Written by :func:`spokenemo.aecotd.training.train`, or a slim copy of one
+        (:func:`spokenemo.aecotd.export.export_model_dir`: float16 adapter, perhaps no tokenizer).
     base_model : str, optional
         Use this base model instead of the one recorded (e.g. a local copy of a hub model).
     device : str
@@ -114,14 +137,11 @@ def load_student(model_dir: str | Path, *, base_model: str | None = None, device
         Incomplete model directory, or the base model cannot be found.
     """
     from peft import PeftModel
-    from transformers import AutoTokenizer
 
     model_dir = Path(model_dir)
     info = read_info(model_dir)
     dev = pick_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir / TOKENIZER_DIR), local_files_only=True)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_student_tokenizer(model_dir, base_model or info.base_model)
     base = load_base_model(base_model or info.base_model, device=dev)
     if base.get_input_embeddings().weight.shape[0] < len(tokenizer):
         raise ModelNotFoundError(f"{model_dir}: the base model {base_model or info.base_model!r} has a smaller "

@@ -12,6 +12,13 @@ a crash or Ctrl-C loses at most the answers in flight, and a torn last line is i
 Answers that fail validation are kept with ``valid: false`` and the reason in ``failure``; a
 request that failed at the backend (server down after retries) is recorded too, with
 ``raw: null``, and asked again by the next run.
+
+Retries (``attempts > 1``): after the normal (greedy) pass, an utterance with answers but no
+valid one is asked again by sampling (``retry_temperature``, a per-attempt seed where the backend
+can seed), until it has a valid answer or ``attempts`` answers. Every answer is its own cache row
+with its ``attempt`` number (1 = the normal pass), ``temperature`` and ``seed``; attempts are
+counted from the cache, so a rerun with a higher ``attempts`` asks only what is still invalid.
+Backend failures are not attempts. :func:`load_teacher_outputs` prefers a valid row.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ DEFAULT_MAX_TOKENS = 160
 NO_TRANSCRIPT = "(no transcript)"
 #: Consecutive backend failures after which a run stops (the server is down, not one item bad).
 MAX_CONSECUTIVE_BACKEND_ERRORS = 5
+DEFAULT_RETRY_TEMPERATURE = 0.7
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -447,8 +455,9 @@ def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: st
 
     Returns
     -------
-    dict : key -> row; when a key was answered more than once (another template or model), the
-        last answered row wins.
+    dict : key -> row; when a key was answered more than once (retries, another template or
+        model), the last valid row wins, and the last answered row only when none is valid: an
+        invalid later answer never hides a valid earlier one (also with ``valid_only=False``).
     """
     path = Path(path)
     if not path.exists():
@@ -460,6 +469,9 @@ def load_teacher_outputs(path: str | Path, valid_only: bool = True, *, model: st
         if (model and row.get("model") != model) or (mode and row.get("mode") != mode):
             continue
         if cue_texts is not None and cue_texts.get(row["key"]) != row.get("cues"):
+            continue
+        kept = out.get(row["key"])
+        if kept is not None and kept.get("valid") and not row.get("valid"):
             continue
         out[row["key"]] = row
     return out
@@ -480,13 +492,23 @@ class TeacherSummary:
     ----------
     total : requests for this run (utterances with cues, after ``limit``).
     cached : already answered in the cache for this prompt and model.
-    todo : requests to send.
-    done : answered in this run; ``valid`` of them passed validation.
-    backend_errors : requests the backend failed (recorded, retried by the next run).
-    failures : validation failure reasons (first reason of each row) and their counts.
-    agreement : blind mode: answered rows whose label matches the annotation.
+    todo : requests to send in the normal pass (never answered yet).
+    done : answered in the normal pass of this run; ``valid`` of them passed validation.
+    attempts : the most answers per utterance this run allows (1 = no retries).
+    retry_todo : utterances already answered when the run started, none validly, with fewer than
+        ``attempts`` answers: they are asked again (so are normal-pass answers that fail).
+    retried : utterances asked again in this run; ``retries`` answers they got (backend errors
+        excluded); ``recovered`` of the utterances got a valid answer that way.
+    valid_total : requests with a valid answer in the cache after the run (for this prompt and
+        model; a dry run counts the cache as it is).
+    backend_errors : requests the backend failed (recorded, asked again by the next run; not
+        attempts).
+    failures : validation failure reasons (first reason of each row) of the normal pass's answers,
+        and their counts; ``retry_failures`` the same for the retry answers.
+    agreement : blind mode: normal-pass answers whose label matches the annotation.
     skipped : keys left out by reason (no cues, no label).
-    est_prompt_tokens, est_completion_tokens : dry-run estimates (upper bound for completions).
+    est_prompt_tokens, est_completion_tokens : dry-run estimates (upper bounds for completions;
+        with ``attempts > 1`` every possible retry is counted).
     seconds : wall time of the generation part.
     """
 
@@ -495,8 +517,15 @@ class TeacherSummary:
     todo: int = 0
     done: int = 0
     valid: int = 0
+    attempts: int = 1
+    retry_todo: int = 0
+    retried: int = 0
+    retries: int = 0
+    recovered: int = 0
+    valid_total: int = 0
     backend_errors: int = 0
     failures: Counter = field(default_factory=Counter)
+    retry_failures: Counter = field(default_factory=Counter)
     agreement: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
     est_prompt_tokens: int = 0
@@ -509,7 +538,8 @@ class TeacherSummary:
 
     @property
     def per_minute(self) -> float:
-        return 60.0 * self.done / self.seconds if self.seconds > 0 else 0.0
+        """Answers per minute of generation (normal pass and retries)."""
+        return 60.0 * (self.done + self.retries) / self.seconds if self.seconds > 0 else 0.0
 
 
 def select_utterances(utterances: Sequence[Utterance], *, limit: int | None = None,
@@ -537,14 +567,47 @@ def estimate_tokens(messages: Sequence[Mapping[str, str]], count: Any = None) ->
     return sum(len(m["content"]) // 4 + 4 for m in messages)
 
 
+@dataclass
+class AnswerHistory:
+    """What the cache holds for one prompt: how many answers (backend failures excluded) and
+    whether one of them is valid."""
+
+    answers: int = 0
+    valid: bool = False
+
+    def needs_retry(self, attempts: int) -> bool:
+        """Answered, never validly, and fewer than ``attempts`` answers so far."""
+        return 0 < self.answers < attempts and not self.valid
+
+
+def answer_history(rows: Iterable[Mapping[str, Any]], model: str | None) -> dict[tuple[str, str], AnswerHistory]:
+    """``(key, prompt_sha256) -> AnswerHistory`` over the cache rows of ``model`` (any model when
+    ``None``): the attempt count of every prompt, read back from the cache."""
+    out: dict[tuple[str, str], AnswerHistory] = {}
+    for row in rows:
+        if not answered(row) or (model is not None and str(row.get("model")) != model):
+            continue
+        history = out.setdefault((str(row.get("key")), str(row.get("prompt_sha256"))), AnswerHistory())
+        history.answers += 1
+        history.valid = history.valid or bool(row.get("valid"))
+    return out
+
+
+def attempt_seed(retry_seed: int, attempt: int) -> int:
+    """The sampling seed of attempt ``attempt`` (the backend adds each conversation's offset in
+    its batch); attempts are 100,003 apart so their seeds do not collide for realistic batches."""
+    return (int(retry_seed) * 1_000_003 + int(attempt) * 100_003) % 2**31
+
+
 def _row(req: TeacherRequest, result: ChatResult | Exception, *, backend: LLMBackend, model: str,
          template: PromptTemplate, mode: str, labels: Sequence[str], examples: Sequence[WorkedExample],
-         seconds: float) -> dict[str, Any]:
+         seconds: float, attempt: int = 1, temperature: float = 0.0, seed: int | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "key": req.key, "label": req.label, "predicted": None, "reasoning": None, "raw": None,
         "model": model, "backend": backend.name, **template.identity(), "prompt_sha256": req.prompt_sha256,
         "mode": mode, "valid": False, "failure": None, "agreement": None, "usage": None,
-        "finish_reason": None, "transcript": req.transcript, "cues": req.cue_text,
+        "finish_reason": None, "attempt": attempt, "temperature": temperature, "seed": seed,
+        "transcript": req.transcript, "cues": req.cue_text,
         "seconds": round(seconds, 3), "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if isinstance(result, Exception):
@@ -569,9 +632,11 @@ def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], o
                 backend: LLMBackend | None = None, model_name: str | None = None, mode: str = "label",
                 template: str | Path | PromptTemplate | None = None, labels: Sequence[str] | None = None,
                 limit: int | None = None, seed: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,
-                temperature: float = 0.0, dry_run: bool = False, count_tokens: Any = None,
-                progress: bool = True) -> TeacherSummary:
-    """Ask the teacher about every utterance not yet in the cache, appending one line per answer.
+                temperature: float = 0.0, attempts: int = 1,
+                retry_temperature: float = DEFAULT_RETRY_TEMPERATURE, retry_seed: int = 0,
+                dry_run: bool = False, count_tokens: Any = None, progress: bool = True) -> TeacherSummary:
+    """Ask the teacher about every utterance not yet in the cache, appending one line per answer;
+    with ``attempts > 1``, ask again by sampling where no answer is valid yet.
 
     Parameters
     ----------
@@ -585,18 +650,31 @@ def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], o
     template : a template name, a YAML path or a loaded template (default per mode).
     labels : candidate emotions (default: the labels present in ``utterances``).
     limit, seed : cover only the first ``limit`` utterances (after shuffling with ``seed``).
-    max_tokens, temperature : generation settings (greedy by default).
+    max_tokens, temperature : generation settings of the normal pass (greedy by default).
+    attempts : the most answers per utterance (prompt and model), counted from the cache: after
+        the normal pass, utterances with answers but none valid are asked again until one is
+        valid or they have ``attempts`` answers (1 = no retries). Backend failures do not count.
+    retry_temperature : sampling temperature of the retries (> 0: a greedy retry would repeat the
+        greedy answer).
+    retry_seed : base of the per-attempt sampling seeds (:func:`attempt_seed`), used by backends
+        that can seed (:attr:`~spokenemo.llm.base.LLMBackend.supports_seed`); others just sample.
     dry_run : only count requests (excluding cached ones) and estimate tokens.
     count_tokens : ``callable(messages) -> int`` for exact prompt token counts in a dry run.
     progress : show a tqdm bar (rate and ETA).
 
     Raises
     ------
-    ConfigError : bad mode/template/limit; AuthenticationError : the server refused the key;
-    BackendError : the backend failed :data:`MAX_CONSECUTIVE_BACKEND_ERRORS` times in a row.
+    ConfigError : bad mode/template/limit/attempts; AuthenticationError : the server refused the
+    key; BackendError : the backend failed :data:`MAX_CONSECUTIVE_BACKEND_ERRORS` times in a row.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown teacher mode {mode!r}", hint="use label (default) or blind")
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ConfigError(f"attempts must be an integer of at least 1, got {attempts!r}",
+                          hint="1 = one answer per utterance; 3 = up to two sampled retries of invalid ones")
+    if attempts > 1 and not retry_temperature > 0:
+        raise ConfigError(f"retry_temperature must be above 0 for retries, got {retry_temperature}",
+                          hint="a greedy retry gives the greedy answer again; try 0.7")
     if not isinstance(template, PromptTemplate):
         template = load_template(template or DEFAULT_TEMPLATES[mode])
     expected_kind = f"teacher_{mode}"
@@ -613,62 +691,108 @@ def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], o
     if backend is None and not dry_run:
         raise ConfigError("run_teacher needs a backend unless dry_run=True")
     model = model_name or (backend.model_name if backend is not None else None)
-    rows = read_cache(output)
-    done_keys = {cache_key(r) for r in rows if answered(r)}
-    if model is None:  # dry run without a model name: any model counts
-        done_pairs = {(k, p) for k, p, _ in done_keys}
-        todo = [r for r in requests if (r.key, r.prompt_sha256) not in done_pairs]
-    else:
-        todo = [r for r in requests if (r.key, r.prompt_sha256, model) not in done_keys]
+    history = answer_history(read_cache(output), model)  # no model (dry run): any model counts
+
+    def past(req: TeacherRequest) -> AnswerHistory:
+        return history.setdefault((req.key, req.prompt_sha256), AnswerHistory())
+
+    todo = [r for r in requests if past(r).answers == 0]
+    retry_todo = [r for r in requests if past(r).needs_retry(attempts)]
     summary = TeacherSummary(total=len(requests), cached=len(requests) - len(todo), todo=len(todo),
-                             skipped=skipped, output=output, model=model or "(any)", mode=mode,
-                             template=f"{template.name} v{template.version}")
+                             attempts=attempts, retry_todo=len(retry_todo), skipped=skipped, output=output,
+                             model=model or "(any)", mode=mode, template=f"{template.name} v{template.version}")
     if dry_run:
-        summary.est_prompt_tokens = sum(estimate_tokens(r.messages, count_tokens) for r in todo)
-        summary.est_completion_tokens = max_tokens * len(todo)
+        summary.valid_total = sum(past(r).valid for r in requests)
+        asks = [(r, attempts) for r in todo] + [(r, attempts - past(r).answers) for r in retry_todo]
+        summary.est_prompt_tokens = sum(n * estimate_tokens(r.messages, count_tokens) for r, n in asks)
+        summary.est_completion_tokens = max_tokens * sum(n for _, n in asks)
         return summary
     assert backend is not None and model is not None
+    llm: LLMBackend = backend
+    model_key: str = model
     drop_torn_tail(output)
     examples = example_answers(template, labels)
+    can_seed = bool(getattr(llm, "supports_seed", False))
     bar = None
-    if progress and todo:
+    if progress and (todo or retry_todo):
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="utt", desc=f"teacher {Path(model).name}", dynamic_ncols=True)
     t0 = time.perf_counter()
-    last = t0
-    consecutive = 0
-    try:
-        stream = backend.iter_chat([r.messages for r in todo], max_tokens=max_tokens, temperature=temperature)
+    clock = {"last": t0, "consecutive": 0}
+    errored: set[tuple[str, str]] = set()  # asked again by the next run, not by this one
+    retried: set[tuple[str, str]] = set()
+
+    def ask(batch: list[TeacherRequest], attempt: int, temp: float, retry: bool) -> None:
+        sample_seed = attempt_seed(retry_seed, attempt) if can_seed and temp > 0 else None
+        extra = {"seed": sample_seed} if sample_seed is not None else {}
+        stream = llm.iter_chat([r.messages for r in batch], max_tokens=max_tokens, temperature=temp, **extra)
+        unanswered = {(r.key, r.prompt_sha256) for r in batch}
         for index, result in stream:
+            req = batch[index]
+            unanswered.discard((req.key, req.prompt_sha256))
             now = time.perf_counter()
-            row = _row(todo[index], result, backend=backend, model=model, template=template, mode=mode,
-                       labels=labels, examples=examples, seconds=now - last)
-            last = now
+            row = _row(req, result, backend=llm, model=model_key, template=template, mode=mode, labels=labels,
+                       examples=examples, seconds=now - clock["last"], attempt=attempt, temperature=temp,
+                       seed=sample_seed)
+            clock["last"] = now
             append_jsonl(output, row)
             if isinstance(result, Exception):
                 summary.backend_errors += 1
-                consecutive += 1
+                errored.add((req.key, req.prompt_sha256))
+                clock["consecutive"] += 1
                 log.warning("%s: %s", row["key"], row["failure"])
-                if consecutive >= MAX_CONSECUTIVE_BACKEND_ERRORS:
+                if clock["consecutive"] >= MAX_CONSECUTIVE_BACKEND_ERRORS:
                     raise SpokenemoError(
-                        f"the backend failed {consecutive} requests in a row; stopping (last: {result})",
+                        f"the backend failed {clock['consecutive']} requests in a row; stopping (last: {result})",
                         hint=getattr(result, "hint", None) or "check the server and rerun: finished rows are kept")
             else:
-                consecutive = 0
-                summary.done += 1
-                summary.valid += bool(row["valid"])
-                summary.agreement += bool(row["agreement"])
-                if row["failure"]:
-                    summary.failures[failure_kind(row["failure"])] += 1
+                clock["consecutive"] = 0
+                state = past(req)
+                state.answers += 1
+                state.valid = state.valid or bool(row["valid"])
+                if retry:
+                    summary.retries += 1
+                    summary.recovered += bool(row["valid"])
+                    if row["failure"]:
+                        summary.retry_failures[failure_kind(row["failure"])] += 1
+                else:
+                    summary.done += 1
+                    summary.valid += bool(row["valid"])
+                    summary.agreement += bool(row["agreement"])
+                    if row["failure"]:
+                        summary.failures[failure_kind(row["failure"])] += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(valid=f"{summary.valid}/{summary.done}", refresh=False)
+                bar.set_postfix(valid=f"{summary.valid}/{summary.done}", retried=summary.retries,
+                                recovered=summary.recovered, refresh=False)
+        errored.update(unanswered)  # a stream that ended early: those are not retried in this run
+
+    try:
+        if todo:
+            ask(todo, 1, temperature, retry=False)
+        while True:  # retry rounds: each one asks every utterance still invalid and below the limit once
+            pending = [r for r in requests
+                       if (r.key, r.prompt_sha256) not in errored and past(r).needs_retry(attempts)]
+            if not pending:
+                break
+            by_attempt: dict[int, list[TeacherRequest]] = {}
+            for r in pending:
+                by_attempt.setdefault(past(r).answers + 1, []).append(r)
+                retried.add((r.key, r.prompt_sha256))
+            if bar is not None:
+                bar.total += len(pending)
+                bar.refresh()
+            for attempt in sorted(by_attempt):
+                ask(by_attempt[attempt], attempt, retry_temperature, retry=True)
     except KeyboardInterrupt:
-        log.warning("interrupted: %d answers saved in %s; rerun the same command to resume", summary.done, output)
+        log.warning("interrupted: %d answers saved in %s; rerun the same command to resume",
+                    summary.done + summary.retries, output)
         raise
     finally:
         summary.seconds = time.perf_counter() - t0
+        summary.retried = len(retried)
+        summary.valid_total = sum(past(r).valid for r in requests)
         if bar is not None:
             bar.close()
     return summary

@@ -1,4 +1,4 @@
-"""``spokenemo train | predict | explain``: the AECoTD student from the command line."""
+"""``spokenemo train | predict | explain | export``: the AECoTD student from the command line."""
 
 from __future__ import annotations
 
@@ -14,6 +14,21 @@ def _console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple[Path, Path, bool]:
+    """``[MODEL] NAME`` positionals (+ ``--model``) -> (model folder, NAME, whether the default was used)."""
+    from ..aecotd.default_model import default_model_path
+
+    if len(args) == 2:
+        if model is not None:
+            raise click.UsageError(f"give the model once: either MODEL {name} or --model with {name}")
+        return args[0], args[1], False
+    if len(args) != 1:
+        raise click.UsageError(f"expected [MODEL] {name}, got {len(args)} arguments")
+    if model is not None:
+        return model, args[0], False
+    return default_model_path(), args[0], True
 
 
 def _set_threads(threads: int | None) -> None:
@@ -94,10 +109,13 @@ def _metrics_table(result, report: dict):
 
 
 @click.command("predict")
-@click.argument("model", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("args", nargs=-1, required=True, metavar="[MODEL] MANIFEST",
+                type=click.Path(path_type=Path))
+@click.option("--model", "model_opt", type=click.Path(file_okay=False, path_type=Path),
+              help="Student model folder (instead of the MODEL argument).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Predictions JSONL (default MODEL/predictions.jsonl); metrics beside it.")
+              help="Predictions JSONL (default MODEL/predictions.jsonl, or MANIFEST.predictions.jsonl beside the "
+                   "manifest with the default model); metrics beside it.")
 @click.option("--cues", type=click.Path(path_type=Path), help="Cue table of MANIFEST (else computed from audio).")
 @click.option("--folds", type=click.Path(file_okay=False, path_type=Path), help="Folds folder: predict one part.")
 @click.option("--fold", help="Fold name (with --folds).")
@@ -114,21 +132,29 @@ def _metrics_table(result, report: dict):
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "auto"]))
 @click.option("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine).")
-def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path | None, folds: Path | None,
-                    fold: str | None, part: str, keys: Path | None, mode: str, explain: bool, batch_size: int,
-                    max_new_tokens: int, asr: str, asr_model: Path | None, base_model: str | None,
-                    precision: str, threads: int | None) -> None:
-    """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL."""
+def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path | None, cues: Path | None,
+                    folds: Path | None, fold: str | None, part: str, keys: Path | None, mode: str, explain: bool,
+                    batch_size: int, max_new_tokens: int, asr: str, asr_model: Path | None,
+                    base_model: str | None, precision: str, threads: int | None) -> None:
+    """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL.
+
+    \b
+    spokenemo predict MODEL MANIFEST      the student in MODEL
+    spokenemo predict MANIFEST            the default student: $SPOKENEMO_MODEL, else
+                                          models/spokenemo-default of the source checkout
+    """
     from ..aecotd import load_student, predict_manifest
     from ..aecotd.data import read_key_list
     from ..errors import ConfigError
 
+    model, manifest, implicit = _split_model(args, model_opt, "MANIFEST")
     _set_threads(threads)
 
     if (folds is None) != (fold is None):
         raise ConfigError("--folds and --fold go together", hint="e.g. --folds folds/ --fold fold1")
     student = load_student(model, base_model=base_model, precision=precision)  # type: ignore[arg-type]
-    output = output or model / "predictions.jsonl"
+    if output is None:
+        output = manifest.with_name(f"{manifest.stem}.predictions.jsonl") if implicit else model / "predictions.jsonl"
     console = _console()
     with console.status("predicting...") as status:
         result = predict_manifest(student, manifest, out=output, cues=cues, folds=folds, fold=fold, part=part,
@@ -145,8 +171,9 @@ def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path
 
 
 @click.command("explain")
-@click.argument("model", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("args", nargs=-1, required=True, metavar="[MODEL] FILE", type=click.Path(path_type=Path))
+@click.option("--model", "model_opt", type=click.Path(file_okay=False, path_type=Path),
+              help="Student model folder (instead of the MODEL argument).")
 @click.option("--text", help="Transcript (else recognised with --asr).")
 @click.option("--asr", default="auto", show_default=True, type=click.Choice(ASR_CHOICES))
 @click.option("--asr-model", type=click.Path(path_type=Path), help="faster-whisper model folder.")
@@ -156,14 +183,21 @@ def predict_command(model: Path, manifest: Path, output: Path | None, cues: Path
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def explain_command(model: Path, file: Path, text: str | None, asr: str, asr_model: Path | None, start: float | None,
-                    end: float | None, max_new_tokens: int, base_model: str | None, threads: int | None,
-                    as_json: bool) -> None:
-    """Say which emotion FILE expresses, how sure the student is, from which cues, and why."""
+def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | None, asr: str,
+                    asr_model: Path | None, start: float | None, end: float | None, max_new_tokens: int,
+                    base_model: str | None, threads: int | None, as_json: bool) -> None:
+    """Say which emotion FILE expresses, how sure the student is, from which cues, and why.
+
+    \b
+    spokenemo explain MODEL FILE      the student in MODEL
+    spokenemo explain FILE            the default student: $SPOKENEMO_MODEL, else
+                                      models/spokenemo-default of the source checkout
+    """
     from rich.table import Table
 
     from ..aecotd import explain, load_student
 
+    model, file, _ = _split_model(args, model_opt, "FILE")
     _set_threads(threads)
 
     student = load_student(model, base_model=base_model)
@@ -191,4 +225,22 @@ def explain_command(model: Path, file: Path, text: str | None, asr: str, asr_mod
         console.print("explanation: (this student was trained without chain of thought)")
 
 
-COMMANDS = [train_command, predict_command, explain_command]
+@click.command("export")
+@click.argument("src", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dtype", default="float16", show_default=True, type=click.Choice(["float16", "bfloat16", "float32"]),
+              help="dtype of the adapter weights in the copy.")
+def export_command(src: Path, dst: Path, dtype: str) -> None:
+    """Write a slim, shippable copy of the trained model SRC to DST.
+
+    The copy has the adapter in DTYPE and the metadata; no checkpoints, and no tokenizer for the
+    embedded base (it is re-created from the bundled model). An older copy in DST is replaced.
+    """
+    from ..aecotd.export import export_model_dir
+
+    out = export_model_dir(src, dst, dtype=dtype)  # type: ignore[arg-type]
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    _console().print(f"[green]exported {src} to {out}[/green] ({size / 1e6:.1f} MB, adapter {dtype})")
+
+
+COMMANDS = [train_command, predict_command, explain_command, export_command]

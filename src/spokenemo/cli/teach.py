@@ -114,6 +114,13 @@ def _label_set_names() -> set[str]:
 @click.option("--batch-size", type=int, help="Prompts generated together (transformers/embedded; default 4).")
 @click.option("--max-tokens", type=int, default=160, show_default=True, help="Most tokens per answer.")
 @click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy (deterministic).")
+@click.option("--attempts", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Most answers per utterance: invalid ones are asked again by sampling until one is valid "
+                   "(counted from the cache, so a rerun with more attempts asks only what is still invalid).")
+@click.option("--retry-temperature", type=click.FloatRange(min=0.0, min_open=True), default=0.7,
+              show_default=True, help="Sampling temperature of the retries (--attempts > 1).")
+@click.option("--retry-seed", type=int, default=0, show_default=True,
+              help="Base of the retries' per-attempt sampling seeds (transformers, embedded, llamacpp).")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--device", default="auto", show_default=True, help="transformers device (auto, cpu, cuda).")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), default="auto",
@@ -125,13 +132,15 @@ def _label_set_names() -> set[str]:
 def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, model: str | None, base_url: str | None,
                   api_key_env: str | None, mode: str, template: str | None, labels: str | None,
                   thresholds: Path | None, cue_variant: str, limit: int | None, seed: int | None, concurrency: int,
-                  batch_size: int | None, max_tokens: int, temperature: float, timeout: float, device: str,
-                  dtype: str, n_threads: int | None, allow_download: bool, dry_run: bool, no_progress: bool) -> None:
+                  batch_size: int | None, max_tokens: int, temperature: float, attempts: int,
+                  retry_temperature: float, retry_seed: int, timeout: float, device: str, dtype: str,
+                  n_threads: int | None, allow_download: bool, dry_run: bool, no_progress: bool) -> None:
     """Ask a teacher LLM to explain each utterance's emotion from its transcript and cues.
 
     \b
     Examples:
       spokenemo teach --manifest ravdess.jsonl --cues cues.parquet --limit 20 -o cot.jsonl
+      spokenemo teach ... --attempts 3 -o cot.jsonl   # resample invalid answers up to twice
       spokenemo teach ... --backend openai --base-url http://127.0.0.1:8080/v1 -o cot.jsonl
       DEEPSEEK_API_KEY=... spokenemo teach ... --backend openai --base-url https://api.deepseek.com/v1 \\
           --model deepseek-reasoner --concurrency 8 --max-tokens 2048 -o cot.jsonl
@@ -150,7 +159,8 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
                                   thresholds=thresholds, variant=cue_variant)
     console.print(f"cue text: {source}")
     common = {"mode": mode, "template": template, "labels": label_list or None, "max_tokens": max_tokens,
-              "temperature": temperature}
+              "temperature": temperature, "attempts": attempts, "retry_temperature": retry_temperature,
+              "retry_seed": retry_seed}
     if dry_run:
         summary = run_teacher(chosen, texts, output, model_name=expected_model_name(kind, model), dry_run=True,
                               count_tokens=_token_counter(kind, model), **common)
@@ -158,6 +168,10 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
         console.print(f"{summary.todo} requests to send ({summary.cached} of {summary.total} cached in {output}); "
                       f"prompt tokens {'' if exact else '~'}{summary.est_prompt_tokens:,}, completion tokens "
                       f"<= {summary.est_completion_tokens:,} (max {max_tokens} each); model {summary.model}")
+        if attempts > 1:
+            console.print(f"retries: {summary.retry_todo} cached utterances without a valid answer will be asked "
+                          f"again (up to {attempts} answers each; tokens above count every possible retry); "
+                          f"{summary.valid_total} of {summary.total} already valid")
         _print_skipped(console, summary.skipped)
         return
     backend = get_backend(kind, **_backend_options(kind, model, base_url, api_key_env, concurrency, batch_size,
@@ -183,14 +197,20 @@ def _print_summary(console: Any, s: Any) -> None:
     table.add_row("already cached", str(s.cached))
     table.add_row("answered now", str(s.done))
     table.add_row("valid", f"{s.valid}/{s.done}" + (f" ({100 * s.valid / s.done:.0f} %)" if s.done else ""))
+    if s.attempts > 1:
+        table.add_row("retried (sampling)", f"{s.retried} utterances -> {s.recovered} valid ({s.retries} answers)")
+        table.add_row("valid in cache", f"{s.valid_total}/{s.total} (up to {s.attempts} answers each)")
     if s.mode == "blind" and s.done:
         table.add_row("agree with label", f"{s.agreement}/{s.done}")
     if s.backend_errors:
         table.add_row("[red]backend errors[/red]", f"{s.backend_errors} (asked again on the next run)")
-    if s.done:
-        table.add_row("throughput", f"{s.per_minute:.1f} utterances/min ({s.seconds:.0f} s)")
+    if s.done or s.retries:
+        table.add_row("throughput", f"{s.per_minute:.1f} utterances/min ({s.seconds:.0f} s"
+                      + (", with retries)" if s.retries else ")"))
     for reason, n in s.failures.most_common(8):
         table.add_row(f"invalid: {reason}", str(n))
+    for reason, n in s.retry_failures.most_common(5):
+        table.add_row(f"retry invalid: {reason}", str(n))
     console.print(table)
     _print_skipped(console, s.skipped)
 

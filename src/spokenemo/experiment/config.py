@@ -172,7 +172,8 @@ class TeacherConfig(_Strict):
         ``backend`` (an :func:`spokenemo.llm.get_backend` kind, default ``embedded``) and
         ``backend_options`` (its keyword options: ``model``, ``base_url``, ...); every other key
         goes to :func:`spokenemo.aecotd.teacher.run_teacher` (``mode``, ``template``,
-        ``max_tokens``, ``temperature``, ``model_name``).
+        ``max_tokens``, ``temperature``, ``model_name``; ``attempts``, ``retry_temperature``,
+        ``retry_seed`` to resample invalid answers).
     """
 
     cache: str | None = None

@@ -7,6 +7,9 @@ into text. Three operations:
 - :meth:`LLMBackend.chat_batch` -- many conversations (batched on a GPU/CPU, concurrent over HTTP);
 - :meth:`LLMBackend.score` -- the log-probability of each candidate continuation after the
   chat-templated prompt (label scoring); backends that cannot do it raise ``NotImplementedError``.
+
+Backends that can seed their sampling (:attr:`LLMBackend.supports_seed`: transformers, llama.cpp)
+also take ``seed=`` in ``chat``/``chat_batch``/``iter_chat``; callers pass it only to those.
 """
 
 from __future__ import annotations
@@ -100,15 +103,27 @@ def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, bool]:
     return text[: min(cuts)], True
 
 
+def _seed_kwargs(backend: LLMBackend, seed: int | None) -> dict[str, int]:
+    """``{"seed": seed}`` for a backend that takes one; a seed given to one that cannot is an error."""
+    if seed is None:
+        return {}
+    if not backend.supports_seed:
+        raise ValueError(f"the {backend.name} backend cannot seed its sampling; pass seed=None")
+    return {"seed": int(seed)}
+
+
 class LLMBackend(ABC):
     """Base class of the backends. Subclasses set :attr:`name` (the backend kind) and
     :attr:`model_name` (what the outputs are cached under) and implement :meth:`chat_batch`."""
 
     name: str = "base"
     model_name: str = "unknown"
+    #: Whether :meth:`chat_batch` takes ``seed=`` (an int: sampling at ``temperature > 0`` is then
+    #: reproducible; conversation ``i`` of a call, or its chunk, is sampled with ``seed + i``).
+    supports_seed: bool = False
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0,
-             stop: Sequence[str] | None = None) -> ChatResult:
+             stop: Sequence[str] | None = None, seed: int | None = None) -> ChatResult:
         """Answer one conversation.
 
         Parameters
@@ -117,8 +132,10 @@ class LLMBackend(ABC):
         max_tokens : most tokens to generate.
         temperature : 0 means greedy decoding (deterministic).
         stop : strings that end the answer (not included in the text).
+        seed : sampling seed; only for backends with :attr:`supports_seed` (``None``: unseeded).
         """
-        result = self.chat_batch([messages], max_tokens=max_tokens, temperature=temperature, stop=stop)[0]
+        result = self.chat_batch([messages], max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                 **_seed_kwargs(self, seed))[0]
         if isinstance(result, BaseException):
             raise result
         return result
@@ -137,18 +154,22 @@ class LLMBackend(ABC):
         """
 
     def iter_chat(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 256, temperature: float = 0.0,
-                  stop: Sequence[str] | None = None) -> Iterator[tuple[int, ChatResult | Exception]]:
+                  stop: Sequence[str] | None = None,
+                  seed: int | None = None) -> Iterator[tuple[int, ChatResult | Exception]]:
         """Answer many conversations, yielding ``(index, result)`` as soon as each is ready, so a
         caller can save every answer before the next one arrives.
 
         A per-item :class:`~spokenemo.errors.BackendError` is yielded as the result; an
         ``AuthenticationError`` is raised. The base version works in chunks of
-        :attr:`chunk_size` conversations (the batch a backend generates together).
+        :attr:`chunk_size` conversations (the batch a backend generates together); with a
+        ``seed`` (backends with :attr:`supports_seed` only) the chunk starting at conversation
+        ``start`` gets ``seed + start``.
         """
         size = max(1, self.chunk_size)
         for start in range(0, len(batch), size):
+            chunk_seed = None if seed is None else seed + start
             results = self.chat_batch(batch[start:start + size], max_tokens=max_tokens, temperature=temperature,
-                                      stop=stop, return_exceptions=True)
+                                      stop=stop, return_exceptions=True, **_seed_kwargs(self, chunk_seed))
             for offset, result in enumerate(results):
                 yield start + offset, result
 

@@ -40,6 +40,7 @@ class LlamaCppBackend(LLMBackend):
     """
 
     name = "llamacpp"
+    supports_seed = True
 
     def __init__(self, model_path: str | Path | None = None, *, model_name: str | None = None, n_ctx: int = 2048,
                  n_threads: int | None = None, n_gpu_layers: int = 0, scoring: bool = False, seed: int = 0) -> None:
@@ -71,11 +72,14 @@ class LlamaCppBackend(LLMBackend):
 
     def chat_batch(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 256,
                    temperature: float = 0.0, stop: Sequence[str] | None = None,
-                   return_exceptions: bool = False) -> list[ChatResult | Exception]:
+                   return_exceptions: bool = False, seed: int | None = None) -> list[ChatResult | Exception]:
+        """Answer the conversations one by one; with a ``seed``, conversation ``i`` samples with
+        ``seed + i`` (llama.cpp's per-request seed)."""
         results: list[ChatResult | Exception] = []
-        for messages in batch:
+        for i, messages in enumerate(batch):
             try:
-                results.append(self._chat_one(messages, max_tokens, temperature, stop))
+                results.append(self._chat_one(messages, max_tokens, temperature, stop,
+                                              None if seed is None else (seed + i) % 2**32))
             except BackendError as err:
                 if not return_exceptions:
                     raise
@@ -83,10 +87,11 @@ class LlamaCppBackend(LLMBackend):
         return results
 
     def _chat_one(self, messages: Sequence[Message], max_tokens: int, temperature: float,
-                  stop: Sequence[str] | None) -> ChatResult:
+                  stop: Sequence[str] | None, seed: int | None = None) -> ChatResult:
         try:
             out = self.llm.create_chat_completion(messages=check_messages(messages), max_tokens=max_tokens,
-                                                  temperature=temperature, stop=list(stop) if stop else None)
+                                                  temperature=temperature, stop=list(stop) if stop else None,
+                                                  seed=seed)
         except ValueError as err:  # e.g. the prompt is longer than n_ctx
             raise BackendError(f"llama.cpp failed on {self.model_name}: {err}",
                                hint="shorten the prompt or raise n_ctx") from err

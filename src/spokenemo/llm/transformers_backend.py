@@ -1,7 +1,9 @@
 """In-process transformers backend: any causal LM from a local folder or (if allowed) a hub id.
 
 Batched generation pads on the left so every sequence ends at the same position and the new
-tokens line up. Greedy decoding when ``temperature == 0``. bf16 is used on CUDA devices that
+tokens line up. Greedy decoding when ``temperature == 0``; sampling otherwise, reproducible with a
+``seed`` (each generated chunk of ``batch_size`` prompts is seeded with ``seed + its offset``, on
+a forked torch RNG so the caller's random state is left alone). bf16 is used on CUDA devices that
 support it, and on CPU only when asked (``cpu_bf16=True``: faster on CPUs with AVX512-BF16, but
 it changes the numbers slightly).
 """
@@ -77,6 +79,7 @@ class TransformersBackend(LLMBackend):
     """
 
     name = "transformers"
+    supports_seed = True
 
     def __init__(self, model: str | Path, *, model_name: str | None = None, device: str = "auto",
                  dtype: str = "auto", cpu_bf16: bool = False, batch_size: int = 8,
@@ -139,13 +142,14 @@ class TransformersBackend(LLMBackend):
     # --- generation ------------------------------------------------------------------------------
     def chat_batch(self, batch: Sequence[Sequence[Message]], *, max_tokens: int = 256,
                    temperature: float = 0.0, stop: Sequence[str] | None = None,
-                   return_exceptions: bool = False) -> list[ChatResult | Exception]:
+                   return_exceptions: bool = False, seed: int | None = None) -> list[ChatResult | Exception]:
         prompts = [self.format_prompt(m) for m in batch]
         results: list[ChatResult | Exception] = []
         for i in range(0, len(prompts), self.batch_size):
             chunk = prompts[i:i + self.batch_size]
             try:
-                results.extend(self._generate(chunk, max_tokens, temperature, stop))
+                results.extend(self._generate(chunk, max_tokens, temperature, stop,
+                                              None if seed is None else seed + i))
             except BackendError as err:
                 if not return_exceptions:
                     raise
@@ -153,7 +157,7 @@ class TransformersBackend(LLMBackend):
         return results
 
     def _generate(self, prompts: list[str], max_tokens: int, temperature: float,
-                  stop: Sequence[str] | None) -> list[ChatResult]:
+                  stop: Sequence[str] | None, seed: int | None = None) -> list[ChatResult]:
         torch = self._torch
         enc = self._encode_prompts(prompts)
         eos_ids = self._eos_ids()
@@ -165,8 +169,12 @@ class TransformersBackend(LLMBackend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if stop:
             kwargs["stopping_criteria"] = [_StopOnText(self.tokenizer, enc["input_ids"].shape[1], list(stop))]
+        seeded = seed is not None and temperature > 0
+        devices = [torch.device(self.device).index or 0] if seeded and self.device.startswith("cuda") else []
         try:
-            with torch.inference_mode():
+            with torch.random.fork_rng(devices=devices, enabled=seeded), torch.inference_mode():
+                if seeded:
+                    torch.manual_seed(int(seed))  # type: ignore[arg-type]
                 out = self.model.generate(**enc, **kwargs)
         except torch.OutOfMemoryError as err:
             raise BackendError(f"out of memory generating {len(prompts)} answers with {self.model_name}",

@@ -1,0 +1,102 @@
+"""Build the shipped default student, ``models/spokenemo-default``, from the corpora in ../shared/data.
+
+The recipe (``configs/spokenemo-default.yaml`` holds the training settings):
+
+1. RAVDESS actors 01-20, nEMO and the Korean emotional TTS sample, mapped to 4 classes (angry,
+   happy, neutral, sad); a training set balanced over (corpus, class) cells, at most
+   ``--per-cell`` utterances per cell, chosen with a seeded shuffle.
+2. Cues of every chosen utterance; thresholds = the medians of that training set.
+3. The bundled SmolLM2-135M teacher (llama.cpp, label-conditioned, greedy) explains each one;
+   answers that fail validation leave their utterance label-only (counted in metrics.json).
+4. LoRA training of the bundled student with the config, then a slim copy of the model
+   directory (adapter in float16 + metadata; no checkpoints, no tokenizer copy) in ``--export``.
+
+Every step resumes: rerunning after an interruption reuses the manifest, the cue table, the
+teacher cache and the training checkpoints under ``--work``.
+
+    python scripts/train_default_model.py --work runs/default-model --export models/spokenemo-default
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from spokenemo.aecotd import config_from_dict, load_config
+from spokenemo.aecotd.cuetext import fit_thresholds, read_cue_table, render, text_config
+from spokenemo.aecotd.teacher import run_teacher
+from spokenemo.aecotd.training import train
+from spokenemo.corpora import read_manifest, write_manifest
+from spokenemo.corpora.recipes import prepare
+from spokenemo.cues.batch import extract_manifest
+from spokenemo.llm import get_backend
+from spokenemo.protocols.labels import apply_label_set
+
+CORPORA = {"ravdess": "ravdess", "nemo": "nemo", "korean_emotiontts": "korean_emotiontts"}
+
+
+def balanced_training_set(data_root: Path, per_cell: int, seed: int) -> list:
+    """At most ``per_cell`` utterances per (corpus, class), by a seeded shuffle of each cell."""
+    rng = random.Random(seed)
+    chosen = []
+    for recipe, folder in CORPORA.items():
+        utts = apply_label_set(prepare(recipe, data_root / folder), "4class")
+        cells: dict[str, list] = defaultdict(list)
+        for u in utts:
+            cells[str(u.label)].append(u)
+        for label in sorted(cells):
+            cell = sorted(cells[label], key=lambda u: u.key)
+            rng.shuffle(cell)
+            chosen.extend(cell[:per_cell])
+    return chosen
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder with the corpora")
+    ap.add_argument("--config", type=Path, default=Path("configs/spokenemo-default.yaml"))
+    ap.add_argument("--work", type=Path, default=Path("runs/default-model"))
+    ap.add_argument("--export", type=Path, default=Path("models/spokenemo-default"))
+    ap.add_argument("--per-cell", type=int, default=50, help="utterances per (corpus, class) at most")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stage", choices=["teacher", "all"], default="all", help="stop after the teacher")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+
+    manifest = work / "manifest.jsonl"
+    if not manifest.is_file():
+        write_manifest(manifest, balanced_training_set(args.data, args.per_cell, args.seed))
+    utts = read_manifest(manifest)
+    logging.info("training set: %d utterances in %s", len(utts), manifest)
+
+    keys = work / "train_keys.txt"
+    keys.write_text("".join(f"{u.key}\n" for u in utts), encoding="utf-8")
+    cue_table = work / "cues.parquet"
+    extract_manifest(utts, cue_table)
+
+    cfg = config_from_dict(load_config(args.config).to_yaml_dict(), source=str(args.config), overrides={
+        "data.manifest": str(manifest), "data.train_keys": str(keys), "data.cues": str(cue_table), "data.teacher": str(work / "teacher.jsonl")})
+    table = read_cue_table(cue_table)
+    thresholds = fit_thresholds([table.rows[u.key] for u in utts if u.key in table.rows], cfg.cues)
+    tconfig = text_config(cfg.cues)
+    texts = {u.key: render(table.rows[u.key], thresholds, tconfig) for u in utts if u.key in table.rows}
+    summary = run_teacher(utts, texts, work / "teacher.jsonl", backend=get_backend("llamacpp", n_threads=1),
+                          labels=["angry", "happy", "neutral", "sad"])
+    logging.info("teacher: %d asked, %d valid, %d cached", summary.todo, summary.valid, summary.cached)
+    if args.stage == "teacher":
+        return
+    model_dir = work / "model"
+    train(cfg, model_dir)
+    from spokenemo.aecotd.export import export_model_dir
+
+    export_model_dir(model_dir, args.export)
+    logging.info("exported %s", args.export)
+
+
+if __name__ == "__main__":
+    main()
