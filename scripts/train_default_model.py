@@ -7,7 +7,8 @@ The recipe (``configs/spokenemo-default.yaml`` holds the training settings):
    ``--per-cell`` utterances per cell, chosen with a seeded shuffle.
 2. Cues of every chosen utterance; thresholds = the medians of that training set.
 3. The bundled SmolLM2-135M teacher (llama.cpp, label-conditioned, greedy) explains each one;
-   answers that fail validation leave their utterance label-only (counted in metrics.json).
+   answers that fail validation are asked again with sampling (``--attempts``); utterances
+   without a valid answer are left out of training (``target.on_missing_teacher: drop``).
 4. LoRA training of the bundled student with the config, then a slim copy of the model
    directory (adapter in float16 + metadata; no checkpoints, no tokenizer copy) in ``--export``.
 
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--export", type=Path, default=Path("models/spokenemo-default"))
     ap.add_argument("--per-cell", type=int, default=50, help="utterances per (corpus, class) at most")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--attempts", type=int, default=3, help="teacher answers per utterance at most (retries sample)")
     ap.add_argument("--stage", choices=["teacher", "all"], default="all", help="stop after the teacher")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -86,7 +88,8 @@ def main() -> None:
     tconfig = text_config(cfg.cues)
     texts = {u.key: render(table.rows[u.key], thresholds, tconfig) for u in utts if u.key in table.rows}
     summary = run_teacher(utts, texts, work / "teacher.jsonl", backend=get_backend("llamacpp", n_threads=1),
-                          labels=["angry", "happy", "neutral", "sad"])
+                          labels=["angry", "happy", "neutral", "sad"], seed=args.seed,  # shuffled: a stopped run covers every corpus
+                          attempts=args.attempts)
     logging.info("teacher: %d asked, %d valid, %d cached", summary.todo, summary.valid, summary.cached)
     if args.stage == "teacher":
         return

@@ -120,7 +120,7 @@ def _fill_teacher(cfg: ExperimentConfig, task: Task, fold: Fold, train: list[Utt
     opts = dict(cfg.teacher.options)
     backend = get_backend(str(opts.pop("backend", "embedded")), **opts.pop("backend_options", {}))
     summary = run_teacher(chosen, texts, cache, backend=backend, labels=task.labels, progress=False, **opts)
-    return {"teacher_asked": summary.todo, "teacher_valid": summary.valid, "teacher_seconds": round(summary.seconds, 1)}
+    return {"teacher_asked": summary.todo, "teacher_valid": summary.valid_total, "teacher_seconds": round(summary.seconds, 1)}
 
 
 def run_student_fold(spec: SystemSpec, task: Task, fold: Fold, train: list[Utterance], test: list[Utterance],
