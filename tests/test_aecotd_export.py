@@ -33,12 +33,7 @@ REASONS = {"angry": "The intensity is strong and the pitch is high.", "happy": "
            "neutral": "The pitch and intensity stay level.", "sad": "The intensity is weak and the pitch falls."}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +166,7 @@ def test_default_model_lookup_order(tmp_path, monkeypatch):
     monkeypatch.delenv(dm.MODEL_ENV, raising=False)
     with pytest.raises(ModelNotFoundError) as err:
         dm.default_model_path()
-    assert "scripts/train_default_model.py" in str(err.value) and "--model" in str(err.value)
+    assert "spokenemo export" in str(err.value) and "--model" in str(err.value)
     assert dm.find_default_model() is None
     repo_default.mkdir(parents=True)
     assert dm.default_model_path() == repo_default
@@ -226,7 +221,7 @@ def test_cli_explain_with_and_without_model_argument(student_dir, test_data, tmp
     assert res.exit_code == 2 and "give the model once" in res.output
     monkeypatch.delenv(dm.MODEL_ENV)
     res = runner.invoke(cli, ["explain", *args])
-    assert res.exit_code == 2 and "no default model" in res.output and "train_default_model.py" in res.output
+    assert res.exit_code == 2 and "no default model" in res.output and "spokenemo export" in res.output
 
 
 @pytest.mark.slow

@@ -18,13 +18,7 @@ from spokenemo.aecotd.tokens import encode_head, end_of_turn_ids, prompt_ids
 LABELS4 = ["angry", "happy", "neutral", "sad"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a busy 2-core machine two spinning threads make every step several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -41,13 +41,7 @@ REASONS = {"angry": "The intensity is strong and the pitch is high, which sounds
            "sad": "The intensity is weak and the pitch falls: a sad voice."}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a busy 2-core machine two spinning threads make every step several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _utterances(root: Path) -> list[Utterance]:

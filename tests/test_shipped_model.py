@@ -15,7 +15,7 @@ from spokenemo.aecotd.default_model import DEFAULT_MODEL_DIR
 from conftest import TEST_DATA
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "adapter").is_dir(),
-                                reason=f"no shipped model in {DEFAULT_MODEL_DIR} (scripts/train_default_model.py builds it)")
+                                reason=f"no shipped model in {DEFAULT_MODEL_DIR} (spokenemo export builds one)")
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 CUE_WORDS = ("pitch", "intensity", "speech rate", "articulation rate")
@@ -38,7 +38,7 @@ def test_shipped_folder_is_slim_and_described():
     assert info["labels"] == LABELS
     assert info["export"]["dtype"] == "float16"
     card = (DEFAULT_MODEL_DIR / "README.md").read_text(encoding="utf-8")
-    assert "scripts/train_default_model.py" in card and "UA" in card
+    assert "spokenemo export" in card and "UA" in card
 
 
 def test_shipped_model_scores_fixture_clips(student):

@@ -20,12 +20,13 @@ from ..errors import ModelNotFoundError
 #: The source checkout (``src/spokenemo/aecotd`` -> three levels up); in an installed wheel this
 #: points into site-packages' parent, where no ``models/`` folder exists.
 REPO_ROOT = Path(__file__).resolve().parents[3]
-#: The shipped default student of a source checkout (``scripts/train_default_model.py`` writes it).
+#: The shipped default student of a source checkout (a model exported with ``spokenemo export``).
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "spokenemo-default"
 #: Environment variable that overrides the default model folder.
 MODEL_ENV = "SPOKENEMO_MODEL"
 
-_HINT = "train one with scripts/train_default_model.py or pass --model (or set SPOKENEMO_MODEL)"
+_HINT = ("train one (spokenemo train / experiment, then spokenemo export DIR models/spokenemo-default) "
+         "or pass --model (or set SPOKENEMO_MODEL)")
 
 
 def find_default_model() -> Path | None:
