@@ -30,7 +30,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from spokenemo.aecotd import config_from_dict, load_config
+from spokenemo.aecotd import load_config
 from spokenemo.aecotd.cuetext import fit_thresholds, read_cue_table, render, text_config
 from spokenemo.aecotd.teacher import run_teacher
 from spokenemo.aecotd.training import train
@@ -38,7 +38,7 @@ from spokenemo.corpora import read_manifest, write_manifest
 from spokenemo.corpora.recipes import prepare
 from spokenemo.cues.batch import extract_manifest
 from spokenemo.llm import get_backend
-from spokenemo.protocols.labels import apply_label_set
+from spokenemo.protocols.labels import apply_label_set, get_label_set
 
 CORPORA = {"ravdess": "ravdess", "nemo": "nemo", "korean_emotiontts": "korean_emotiontts"}
 
@@ -85,14 +85,16 @@ def main() -> None:
     cue_table = work / "cues.parquet"
     extract_manifest(utts, cue_table)
 
-    cfg = config_from_dict(load_config(args.config).to_yaml_dict(), source=str(args.config), overrides={
-        "data.manifest": str(manifest), "data.train_keys": str(keys), "data.cues": str(cue_table), "data.teacher": str(work / "teacher.jsonl")})
+    cfg = load_config(args.config, overrides={
+        "data.manifest": str(manifest), "data.train_keys": str(keys), "data.cues": str(cue_table),
+        "data.teacher": str(work / "teacher.jsonl")})
     table = read_cue_table(cue_table)
     thresholds = fit_thresholds([table.rows[u.key] for u in utts if u.key in table.rows], cfg.cues)
     tconfig = text_config(cfg.cues)
     texts = {u.key: render(table.rows[u.key], thresholds, tconfig) for u in utts if u.key in table.rows}
     summary = run_teacher(utts, texts, work / "teacher.jsonl", backend=get_backend("llamacpp", n_threads=1),
-                          labels=["angry", "happy", "neutral", "sad"], seed=args.seed,  # shuffled: a stopped run covers every corpus
+                          labels=list(get_label_set(cfg.data.label_set).names),
+                          seed=args.seed,  # shuffled: a stopped run covers every corpus
                           attempts=args.attempts)
     logging.info("teacher: %d asked, %d valid, %d cached", summary.todo, summary.valid, summary.cached)
     if args.stage == "teacher":
