@@ -43,12 +43,33 @@ from spokenemo.protocols.labels import apply_label_set, get_label_set
 CORPORA = {"ravdess": "ravdess", "nemo": "nemo", "korean_emotiontts": "korean_emotiontts"}
 
 
-def balanced_training_set(data_root: Path, per_cell: int, seed: int) -> list:
-    """At most ``per_cell`` utterances per (corpus, class), by a seeded shuffle of each cell."""
+#: Speakers kept out of training: the model card's held-out numbers are measured on them, and the
+#: RAVDESS clips of ``make demo`` (tests/data: actors 01-04) are among them.
+HELDOUT = "ravdess:01,02,03,04;nemo:TP0;korean_emotiontts:emh"
+
+
+def parse_speakers(spec: str) -> dict[str, set[str]]:
+    """``"corpus:a,b;corpus2:c"`` -> ``{corpus: {a, b}, corpus2: {c}}``."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        corpus, _, speakers = part.partition(":")
+        if corpus not in CORPORA or not speakers:
+            raise SystemExit(f"--holdout: cannot read {part!r} (want corpus:spk,spk with corpus in {sorted(CORPORA)})")
+        out[corpus].update(s.strip() for s in speakers.split(",") if s.strip())
+    return dict(out)
+
+
+def balanced_set(data_root: Path, per_cell: int, seed: int, heldout: dict[str, set[str]], *,
+                 held_out_part: bool = False) -> list:
+    """At most ``per_cell`` utterances per (corpus, class), by a seeded shuffle of each cell.
+
+    The training part (default) leaves the ``heldout`` speakers out; ``held_out_part`` takes only them.
+    """
     rng = random.Random(seed)
     chosen = []
     for recipe, folder in CORPORA.items():
         utts = apply_label_set(prepare(recipe, data_root / folder), "4class")
+        utts = [u for u in utts if (str(u.speaker) in heldout.get(recipe, set())) == held_out_part]
         cells: dict[str, list] = defaultdict(list)
         for u in utts:
             cells[str(u.label)].append(u)
@@ -65,7 +86,9 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=Path("configs/spokenemo-multicorpus.yaml"))
     ap.add_argument("--work", type=Path, default=Path("runs/default-model"))
     ap.add_argument("--export", type=Path, default=Path("runs/default-model/export"))
-    ap.add_argument("--per-cell", type=int, default=50, help="utterances per (corpus, class) at most")
+    ap.add_argument("--per-cell", type=int, default=50, help="training utterances per (corpus, class) at most")
+    ap.add_argument("--holdout", default=HELDOUT, help="speakers left out of training, 'corpus:spk,spk;...'")
+    ap.add_argument("--eval-per-cell", type=int, default=25, help="held-out utterances per (corpus, class) scored")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--attempts", type=int, default=3, help="teacher answers per utterance at most (retries sample)")
     ap.add_argument("--stage", choices=["teacher", "all"], default="all", help="stop after the teacher")
@@ -74,9 +97,10 @@ def main() -> None:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
 
+    heldout = parse_speakers(args.holdout)
     manifest = work / "manifest.jsonl"
     if not manifest.is_file():
-        write_manifest(manifest, balanced_training_set(args.data, args.per_cell, args.seed))
+        write_manifest(manifest, balanced_set(args.data, args.per_cell, args.seed, heldout))
     utts = read_manifest(manifest)
     logging.info("training set: %d utterances in %s", len(utts), manifest)
 
@@ -105,6 +129,33 @@ def main() -> None:
 
     export_model_dir(model_dir, args.export)
     logging.info("exported %s", args.export)
+    evaluate_heldout(args, heldout, model_dir)
+
+
+def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], model_dir: Path) -> None:
+    """Score the held-out speakers (per corpus and pooled); their cue medians come from their own
+    unlabelled utterances, as for any new speaker."""
+    import json
+
+    from spokenemo.aecotd import load_student
+    from spokenemo.aecotd.inference import predict_manifest
+
+    test = args.work / "heldout.jsonl"
+    if not test.is_file():
+        write_manifest(test, balanced_set(args.data, args.eval_per_cell, args.seed, heldout, held_out_part=True))
+    utts = read_manifest(test)
+    student = load_student(model_dir)
+    report = {"holdout": {c: sorted(s) for c, s in heldout.items()}, "per_cell": args.eval_per_cell}
+    for name in [None, *CORPORA]:
+        part = [u for u in utts if name is None or u.corpus == name]
+        if not part:
+            continue
+        res = predict_manifest(student, part, out=args.work / f"heldout-{name or 'all'}.predictions.jsonl",
+                               protocol=f"held-out speakers {args.holdout}")
+        report[name or "all"] = {"n": len(part), **{k: res.metrics.to_dict()[k] for k in ("ua", "wa", "macro_f1", "weighted_f1")},
+                                 "predicted": res.report["predicted_counts"]}
+        logging.info("held-out %s: %s", name or "all", report[name or "all"])
+    (args.work / "heldout.metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -365,3 +365,80 @@ def test_free_generation_parity_with_scoring(workspace, tmp_path):
     generated = predict(student, items[:4], mode="generate", max_new_tokens=8)
     assert all(g.valid for g in generated), [g.generated for g in generated]
     assert [g.predicted for g in generated] == [s.predicted for s in scored]
+
+
+# --- speaker-relative students: reference clips of the same speaker ---------------------------------
+@pytest.fixture(scope="module")
+def relative_student(workspace):
+    """A tiny student trained (2 steps) with speaker-relative cue words."""
+    cfg = _config(workspace, **{"cues.speaker_relative": True, "optim.max_steps": 2})
+    return load_student(train(cfg, workspace / "relative-model"))
+
+
+def _coarse_words(cue_text: str) -> dict[str, str]:
+    first = cue_text.split("Pitch by segment")[0]
+    return {name.strip().lower(): word for name, word in
+            (part.split(": ") for part in first.strip().rstrip(".").split(". "))}
+
+
+@pytest.mark.slow
+def test_reference_clips_set_the_medians_of_a_speaker_relative_student(relative_student, trained, test_data):
+    from spokenemo.aecotd import speaker_reference, uses_speaker_medians
+    from spokenemo.cues import extract_file
+    from spokenemo.cues.vocabulary import word_for
+
+    student = relative_student
+    assert uses_speaker_medians(student)
+    actor = test_data / "ravdess" / "Actor_01"
+    clip = actor / "03-01-05-01-02-01-01.flac"
+    ref = speaker_reference(student, [actor])
+    assert len(ref) == 5 and not ref.failed
+    alone = explain(student, clip, text="Dogs are sitting by the door", max_new_tokens=2)
+    own = explain(student, clip, text="Dogs are sitting by the door", max_new_tokens=2, reference=ref)
+    assert alone.relative_to == "the training medians"
+    assert own.relative_to == "this speaker's 5 reference clips"
+    # the words are the clip's values against the medians of the five Actor_01 clips
+    rows = [extract_file(p).to_row() for p in sorted(actor.glob("*.flac"))]
+    words = _coarse_words(own.cue_text)
+    for cue, name in (("pitch", "pitch"), ("intensity", "intensity"), ("speech_rate", "speech rate")):
+        median = float(np.median([r[cue] for r in rows]))
+        assert words[name] == word_for(cue, own.cues[cue], median), cue
+    # against the training medians instead
+    training = json.loads((Path(student.model_dir) / "thresholds.json").read_text())["medians"]
+    assert _coarse_words(alone.cue_text)["pitch"] == word_for("pitch", alone.cues["pitch"], training["pitch"])
+    # a student trained with fixed medians ignores the reference
+    fixed = load_student(trained[1])
+    assert not uses_speaker_medians(fixed)
+    assert explain(fixed, clip, text="x", max_new_tokens=2, reference=ref).relative_to == "the training medians"
+
+
+@pytest.mark.slow
+def test_reference_errors_name_the_fix(relative_student, test_data, tmp_path):
+    from spokenemo.aecotd import speaker_reference
+
+    one = test_data / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
+    with pytest.raises(ConfigError, match="1 readable reference clips; a speaker's own medians need at least 2"):
+        speaker_reference(relative_student, [one])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="has no audio files"):
+        speaker_reference(relative_student, [tmp_path / "empty"])
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    ref = speaker_reference(relative_student, [one, tmp_path / "bad.wav", test_data / "ravdess" / "Actor_02"])
+    assert len(ref) == 6 and list(ref.failed) == [str(tmp_path / "bad.wav")]
+
+
+@pytest.mark.slow
+def test_cli_explain_with_reference(relative_student, test_data):
+    from spokenemo.cli import cli
+
+    actor = test_data / "ravdess" / "Actor_02"
+    clip = next(iter(sorted(actor.glob("*.flac"))))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["explain", str(relative_student.model_dir), str(clip), "--text", "Kids",
+                              "--max-new-tokens", "2"])
+    assert res.exit_code == 0, res.output
+    assert "give other clips of this speaker with --reference" in " ".join(res.output.split())
+    res = runner.invoke(cli, ["explain", str(relative_student.model_dir), str(clip), "--text", "Kids",
+                              "--max-new-tokens", "2", "--reference", str(actor), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["relative_to"] == "this speaker's 5 reference clips"

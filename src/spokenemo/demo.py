@@ -82,14 +82,22 @@ def _analyse_clips(utts: list[Utterance], plots: Path, config: CueExtractionConf
     return clips
 
 
-def _explain_with_student(clips: list[_Clip], model: Path, console: Console) -> str:
-    from .aecotd import explain, load_student
+def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
+                          speaker_clips: dict[str, list[str]]) -> str:
+    """Explain each clip; a speaker-relative student words a speaker's cues against the medians of
+    all of that speaker's clips in the folder (unlabelled)."""
+    from .aecotd import explain, load_student, speaker_reference, uses_speaker_medians
 
     student = load_student(model)
+    relative = uses_speaker_medians(student)
+    refs = {spk: speaker_reference(student, paths) for spk, paths in speaker_clips.items()
+            if relative and len(paths) >= 2}
     for c in clips:
-        e = explain(student, c.utt.path, text=c.utt.text)
+        e = explain(student, c.utt.path, text=c.utt.text, reference=refs.get(c.utt.speaker or ""))
         c.result.emotion, c.result.probabilities = e.emotion, e.probabilities
         c.result.cue_text, c.result.explanation = e.cue_text, e.explanation or ""
+    if relative:
+        return f"student {model}; cue words against each speaker's own clips"
     return f"student {model}"
 
 
@@ -131,7 +139,11 @@ def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: i
     """
     console = Console(width=None if Console().is_terminal else 180)
     t0 = time.perf_counter()
-    utts = _pick(prepare("ravdess", clips_dir), limit)
+    everything = prepare("ravdess", clips_dir)
+    speaker_clips: dict[str, list[str]] = {}
+    for u in everything:
+        speaker_clips.setdefault(u.speaker or "", []).append(str(u.path))
+    utts = _pick(everything, limit)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out / "manifest.jsonl", utts)
     console.print(f"[bold]{clips_dir}[/]: {summarize(utts).line()}")
@@ -142,7 +154,7 @@ def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: i
     # a speaker has several clips) stand in for a training fold.
     thresholds = Thresholds.fit([c.row for c in clips], speaker_relative=True)
     if model is not None:
-        source = _explain_with_student(clips, model, console)
+        source = _explain_with_student(clips, model, console, speaker_clips)
     else:
         source = _explain_zero_shot(clips, thresholds, n_explain, console)
 

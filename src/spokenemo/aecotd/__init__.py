@@ -37,6 +37,8 @@ _EXPORTS = {
     "Student": "prediction", "Prediction": "prediction", "load_student": "prediction", "predict": "prediction",
     "ManifestPrediction": "inference", "predict_manifest": "inference",
     "Explanation": "explanation", "explain": "explanation",
+    "SpeakerReference": "explanation", "speaker_reference": "explanation",
+    "uses_speaker_medians": "explanation",
     "StudentInfo": "model_dir", "read_info": "model_dir",
     "export_model_dir": "export",
     "default_model_path": "default_model", "find_default_model": "default_model",

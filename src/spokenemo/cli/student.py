@@ -180,33 +180,44 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
 @click.option("--start", type=float, help="Segment start (s).")
 @click.option("--end", type=float, help="Segment end (s).")
 @click.option("--max-new-tokens", default=160, show_default=True)
+@click.option("--reference", "references", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Other clips of the same speaker, or a folder of them (repeatable; unlabelled). A student "
+                   "trained with speaker-relative cues words FILE's cues against their medians.")
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | None, asr: str,
                     asr_model: Path | None, start: float | None, end: float | None, max_new_tokens: int,
-                    base_model: str | None, threads: int | None, as_json: bool) -> None:
+                    references: tuple[Path, ...], base_model: str | None, threads: int | None,
+                    as_json: bool) -> None:
     """Say which emotion FILE expresses, how sure the student is, from which cues, and why.
 
     \b
     spokenemo explain MODEL FILE      the student in MODEL
     spokenemo explain FILE            the default student: $SPOKENEMO_MODEL, else
                                       models/spokenemo-default of the source checkout
+    spokenemo explain FILE --reference DIR
+                                      cue words against the medians of DIR's clips
+                                      (the same speaker; for speaker-relative students)
     """
     from rich.table import Table
 
-    from ..aecotd import explain, load_student
+    from ..aecotd import explain, load_student, speaker_reference, uses_speaker_medians
 
     model, file, _ = _split_model(args, model_opt, "FILE")
     _set_threads(threads)
 
     student = load_student(model, base_model=base_model)
+    reference = speaker_reference(student, references) if references else None
     result = explain(student, file, text, asr=asr, asr_model=asr_model, start=start, end=end,
-                     max_new_tokens=max_new_tokens)
+                     max_new_tokens=max_new_tokens, reference=reference)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
         return
     console = _console()
+    if reference is None and uses_speaker_medians(student):
+        console.print("[yellow]note:[/] this student words cues against each speaker's own medians; give other "
+                      "clips of this speaker with --reference (without them: the training medians)")
     console.print(f"[bold]emotion: {result.emotion}[/bold]")
     probs = Table(title="probabilities")
     probs.add_column("emotion")
@@ -216,7 +227,7 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
     console.print(probs)
     console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
     if result.cue_text:
-        console.print("cues:\n" + result.cue_text)
+        console.print(f"cues (words against {result.relative_to}):\n" + result.cue_text)
         raw = {k: result.cues[k] for k in ("pitch", "intensity", "speech_rate", "articulation_rate") if k in result.cues}
         console.print("raw values: " + ", ".join(f"{k} {v:.2f}" for k, v in raw.items()))
     if result.explanation is not None:
