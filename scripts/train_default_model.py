@@ -1,25 +1,25 @@
-"""Build a multi-corpus default student from the corpora in ../shared/data.
-
-It was built and measured, but it is not the shipped ``models/spokenemo-default``. Its global cue
-medians put every RAVDESS clip at "intensity: weak" (see docs/results.md). The shipped model is
-the RAVDESS fold-1 student.
+"""Build the default student (``models/spokenemo-default``) from the corpora in ../shared/data.
 
 The recipe (``configs/spokenemo-multicorpus.yaml`` holds the training settings):
 
-1. RAVDESS actors 01-20, nEMO and the Korean emotional TTS sample, mapped to 4 classes (angry,
-   happy, neutral, sad); a training set balanced over (corpus, class) cells, at most
-   ``--per-cell`` utterances per cell, chosen with a seeded shuffle.
-2. Cues of every chosen utterance; thresholds = the medians of that training set.
+1. RAVDESS, nEMO and the Korean emotional TTS sample, mapped to 4 classes (angry, happy,
+   neutral, sad), minus the held-out speakers (``--holdout``: RAVDESS actors 01-04, nEMO TP0,
+   Korean emh); a training set balanced over (corpus, class) cells, at most ``--per-cell``
+   utterances per cell, chosen with a seeded shuffle.
+2. Cues of every chosen utterance, worded against each speaker's own medians
+   (``cues.speaker_relative``), so recording gain and voice range cancel across corpora.
 3. The bundled SmolLM2-135M teacher (llama.cpp, label-conditioned, greedy) explains each one;
    answers that fail validation are asked again with sampling (``--attempts``); utterances
    without a valid answer are left out of training (``target.on_missing_teacher: drop``).
 4. LoRA training of the bundled student with the config, then a slim copy of the model
    directory (adapter in float16 + metadata; no checkpoints, no tokenizer copy) in ``--export``.
+5. The held-out speakers are scored (at most ``--eval-per-cell`` utterances per corpus and
+   class; each speaker's medians from their own unlabelled utterances): ``heldout.metrics.json``.
 
 Every step resumes: rerunning after an interruption reuses the manifest, the cue table, the
 teacher cache and the training checkpoints under ``--work``.
 
-    python scripts/train_default_model.py --work runs/default-model --export runs/default-model/export
+    python scripts/train_default_model.py --work runs/default-model-v2 --export runs/default-model-v2/export
 """
 
 from __future__ import annotations
@@ -133,29 +133,60 @@ def main() -> None:
 
 
 def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], model_dir: Path) -> None:
-    """Score the held-out speakers (per corpus and pooled); their cue medians come from their own
-    unlabelled utterances, as for any new speaker."""
+    """Score the held-out speakers once, then report per corpus and pooled. Their cue medians come
+    from their own unlabelled utterances, as for any new speaker. A finished predictions file is reused."""
     import json
 
     from spokenemo.aecotd import load_student
     from spokenemo.aecotd.inference import predict_manifest
+    from spokenemo.evaluate import compute_metrics
 
     test = args.work / "heldout.jsonl"
     if not test.is_file():
         write_manifest(test, balanced_set(args.data, args.eval_per_cell, args.seed, heldout, held_out_part=True))
     utts = read_manifest(test)
-    student = load_student(model_dir)
-    report = {"holdout": {c: sorted(s) for c, s in heldout.items()}, "per_cell": args.eval_per_cell}
+    preds_file = args.work / "heldout.predictions.jsonl"
+    if not preds_file.is_file():
+        predict_manifest(load_student(model_dir), utts, out=preds_file, protocol=f"held-out speakers {args.holdout}")
+    rows = [json.loads(line) for line in preds_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    corpus_of = {u.key: u.corpus for u in utts}
+    labels = sorted({r["label"] for r in rows})
+    report: dict = {"holdout": {c: sorted(s) for c, s in heldout.items()}, "per_cell": args.eval_per_cell}
     for name in [None, *CORPORA]:
-        part = [u for u in utts if name is None or u.corpus == name]
+        part = [r for r in rows if name is None or corpus_of.get(r["key"]) == name]
         if not part:
             continue
-        res = predict_manifest(student, part, out=args.work / f"heldout-{name or 'all'}.predictions.jsonl",
-                               protocol=f"held-out speakers {args.holdout}")
-        report[name or "all"] = {"n": len(part), **{k: res.metrics.to_dict()[k] for k in ("ua", "wa", "macro_f1", "weighted_f1")},
-                                 "predicted": res.report["predicted_counts"]}
+        m = compute_metrics([r["label"] for r in part], [r["predicted"] or "<invalid>" for r in part], labels)
+        report[name or "all"] = {"n": len(part), **{k: m.to_dict()[k] for k in ("ua", "wa", "macro_f1", "weighted_f1")},
+                                 "confusion": m.to_dict()["confusion"], "labels": labels}
         logging.info("held-out %s: %s", name or "all", report[name or "all"])
+    report["baselines"] = cue_baselines(args.work / "cues.parquet", utts, labels, args.work / "heldout.cues.parquet")
+    logging.info("same split, cue baselines: %s", report["baselines"])
     (args.work / "heldout.metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def cue_baselines(train_cues: Path, test_utts: list, labels: list[str], test_cues: Path) -> dict:
+    """UA of the cue-number baselines on the same split: logistic regression on the student's
+    cue numbers (4 coarse + 2 x 7 segments), raw and z-scored per speaker, and the majority class."""
+    import numpy as np
+
+    from spokenemo.cues import read_cue_table as read_rows
+    from spokenemo.evaluate import compute_metrics
+    from spokenemo.experiment.baselines import fit_predict, speaker_zscore
+    from spokenemo.experiment.cuefeatures import cue_vector
+
+    extract_manifest(test_utts, test_cues)
+    train_rows, test_rows = list(read_rows(train_cues)), list(read_rows(test_cues))
+    out = {}
+    for name, kind, z in (("cue-lr", "cue-lr", False), ("cue-lr-speaker-z", "cue-lr", True),
+                          ("majority", "majority", False)):
+        xs = []
+        for rows in (train_rows, test_rows):
+            x = np.array([cue_vector(r, coarse=True, fine=True, n=7) for r in rows], dtype=float)
+            xs.append(speaker_zscore(x, [f"{r['corpus']}/{r['speaker']}" for r in rows]) if z else x)
+        pred = fit_predict(kind, {}, xs[0], [r["label"] for r in train_rows], xs[1])
+        out[name] = round(compute_metrics([r["label"] for r in test_rows], pred, labels).ua, 4)
+    return out
 
 
 if __name__ == "__main__":
