@@ -95,6 +95,7 @@ def test_student_trains_predicts_and_resumes(tmp_path, tiny_model, monkeypatch):
     assert cov == {"train": 8, "with_cot": 8, "cache": str(cache)}
     report = (out / "report.md").read_text()
     assert "seed 0, epochs 2, ≤6 train utts/fold" in report
+    assert "6 training items from 6 utterances, 0 without a valid teacher CoT" in report
 
     # rerun: both folds' results are read back, nothing is trained again
     def no_training(*a, **k):

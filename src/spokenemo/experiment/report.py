@@ -69,10 +69,12 @@ def _settings_text(r: SystemResult) -> str:
         bits.append(f"n={n}")
     for k, v in sorted((s.get("overrides") or {}).items()):
         bits.append(f"{k}={v}")
-    coverage = [rec.get("info", {}).get("teacher_coverage") for rec in r.folds]
-    if r.system.options.get("cot") and coverage and all(coverage):
-        bits.append(f"teacher CoT for {sum(c['with_cot'] for c in coverage)}/{sum(c['train'] for c in coverage)} "
-                    "training utterances")
+    data = [rec.get("info", {}).get("training", {}).get("data") for rec in r.folds]
+    if r.system.options.get("cot") and data and all(data):
+        # what the student trained on: the (possibly limited) training set and the items with CoT
+        chosen = sum(d.get("subset") or d.get("train_keys", 0) for d in data)
+        bits.append(f"{sum(d.get('items', 0) for d in data)} training items from {chosen} utterances, "
+                    f"{sum(d.get('no_teacher', 0) for d in data)} without a valid teacher CoT")
     seconds = sum(float(rec.get("seconds", 0.0)) for rec in r.folds)
     if seconds:
         bits.append(f"{seconds:.0f} s train+predict")
