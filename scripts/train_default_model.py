@@ -139,6 +139,7 @@ def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], mod
 
     from spokenemo.aecotd import load_student
     from spokenemo.aecotd.inference import predict_manifest
+    from spokenemo.aecotd.prediction import INVALID
     from spokenemo.evaluate import compute_metrics
 
     test = args.work / "heldout.jsonl"
@@ -156,7 +157,7 @@ def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], mod
         part = [r for r in rows if name is None or corpus_of.get(r["key"]) == name]
         if not part:
             continue
-        m = compute_metrics([r["label"] for r in part], [r["predicted"] or "<invalid>" for r in part], labels)
+        m = compute_metrics([r["label"] for r in part], [r["predicted"] or INVALID for r in part], labels)
         report[name or "all"] = {"n": len(part), **{k: m.to_dict()[k] for k in ("ua", "wa", "macro_f1", "weighted_f1")},
                                  "confusion": m.to_dict()["confusion"], "labels": labels}
         logging.info("held-out %s: %s", name or "all", report[name or "all"])
@@ -171,6 +172,7 @@ def cue_baselines(train_cues: Path, test_utts: list, labels: list[str], test_cue
     import numpy as np
 
     from spokenemo.cues import read_cue_table as read_rows
+    from spokenemo.cues import speaker_of
     from spokenemo.evaluate import compute_metrics
     from spokenemo.experiment.baselines import fit_predict, speaker_zscore
     from spokenemo.experiment.cuefeatures import cue_vector
@@ -183,7 +185,7 @@ def cue_baselines(train_cues: Path, test_utts: list, labels: list[str], test_cue
         xs = []
         for rows in (train_rows, test_rows):
             x = np.array([cue_vector(r, coarse=True, fine=True, n=7) for r in rows], dtype=float)
-            xs.append(speaker_zscore(x, [f"{r['corpus']}/{r['speaker']}" for r in rows]) if z else x)
+            xs.append(speaker_zscore(x, [str(speaker_of(r)) for r in rows]) if z else x)
         pred = fit_predict(kind, {}, xs[0], [r["label"] for r in train_rows], xs[1])
         out[name] = round(compute_metrics([r["label"] for r in test_rows], pred, labels).ua, 4)
     return out
