@@ -87,11 +87,14 @@ def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
     """Explain each clip; a speaker-relative student words a speaker's cues against the medians of
     all of that speaker's clips in the folder (unlabelled)."""
     from .aecotd import explain, load_student, speaker_reference, uses_speaker_medians
+    from .aecotd.inference import student_cue_settings
 
     student = load_student(model)
     relative = uses_speaker_medians(student)
+    # a speaker needs as many clips as the model's thresholds ask for own medians
+    need = student_cue_settings(student)[1].min_speaker_utterances if relative else 0
     refs = {spk: speaker_reference(student, paths) for spk, paths in speaker_clips.items()
-            if relative and len(paths) >= 2}
+            if relative and len(paths) >= need}
     for c in clips:
         e = explain(student, c.utt.path, text=c.utt.text, reference=refs.get(c.utt.speaker or ""))
         c.result.emotion, c.result.probabilities = e.emotion, e.probabilities
