@@ -24,7 +24,7 @@ $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS)): $(BIN)/python pyproject.toml c
 venv: $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 demo: venv
-	$(BIN)/python -m spokenemo.demo
+	$(BIN)/python -m spokenemo.apps.demo
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -7,7 +7,7 @@ Run from the repository root::
 
 For each file (decoded once beforehand, decoding timed separately):
 
-- **tracks**: :func:`spokenemo.cues.extract_cues` (one float32 STFT, piptrack on the 65-600 Hz bins
+- **tracks**: :func:`spokenemo.features.cues.extract_cues` (one float32 STFT, piptrack on the 65-600 Hz bins
   only, RMS from a cumulative sum, segments and windows as slices of the tracks);
 - **straightforward**: the same cue definitions computed by calling librosa per feature, per
   segment and per window (``librosa.piptrack`` and ``librosa.feature.rms`` on the utterance for
@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from spokenemo.audio import load_audio  # noqa: E402
-from spokenemo.cues import CueExtractionConfig, extract_cues  # noqa: E402
-from spokenemo.cues.syllables import intensity_peaks, select_nuclei  # noqa: E402
+from spokenemo.features.cues import CueExtractionConfig, extract_cues  # noqa: E402
+from spokenemo.features.cues.syllables import intensity_peaks, select_nuclei  # noqa: E402
 
 SR = 16000
 N_FFT = 1024
@@ -177,7 +177,7 @@ def pitch_agreement(files: list[Path]) -> dict[str, object]:
     semitones: "within a semitone" is ``|d| < 1``, an octave error ``||d| - 12| < 1``, a
     twelfth (3rd harmonic) ``||d| - 19| < 1``. Also the median voiced pitch per gender.
     """
-    from spokenemo.cues import compute_tracks
+    from spokenemo.features.cues import compute_tracks
 
     configs = {"strongest": CueExtractionConfig(gate_pitch_by_silence=True),
                "lowest": CueExtractionConfig(pitch_pick="lowest", gate_pitch_by_silence=True),

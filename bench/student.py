@@ -47,12 +47,12 @@ def train_worker(precision: str, steps: int, threads: int | None) -> dict:
     """LoRA steps on the bundled model; runs in a subprocess (see main)."""
     import torch
 
-    from spokenemo.aecotd.config import LoraSection
-    from spokenemo.aecotd.dataset import collate, encode_example
-    from spokenemo.aecotd.inputs import load_prompt_template, render_prompt_messages
-    from spokenemo.aecotd.loss import weighted_cross_entropy
-    from spokenemo.aecotd.modeling import add_lora, autocast, load_base_model, load_tokenizer, pick_device
-    from spokenemo.aecotd.tokens import end_of_turn_ids
+    from spokenemo.models.causal_lm import add_lora, autocast, load_base_model, load_tokenizer, pick_device
+    from spokenemo.systems.aecotd.config import LoraSection
+    from spokenemo.systems.aecotd.dataset import collate, encode_example
+    from spokenemo.systems.aecotd.inputs import load_prompt_template, render_prompt_messages
+    from spokenemo.systems.aecotd.loss import weighted_cross_entropy
+    from spokenemo.systems.aecotd.tokens import end_of_turn_ids
 
     if threads:
         torch.set_num_threads(threads)
@@ -95,7 +95,7 @@ def run_training(steps: int, threads: int | None) -> list[dict]:
 
 
 def _fixture_utterances() -> list:
-    from spokenemo.corpora.manifest import Utterance
+    from spokenemo.data.manifest import Utterance
 
     emotions = {"01": "neutral", "03": "happy", "04": "sad", "05": "angry"}
     texts = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -111,11 +111,11 @@ def _fixture_utterances() -> list:
 def run_prediction(args: argparse.Namespace) -> dict:
     import torch
 
-    from spokenemo.aecotd import load_student, predict
-    from spokenemo.aecotd.cuetext import read_cue_table
-    from spokenemo.aecotd.inference import build_inputs, select_keys
-    from spokenemo.corpora.manifest import read_manifest
+    from spokenemo.data.manifest import read_manifest
     from spokenemo.protocols import apply_label_set
+    from spokenemo.systems.aecotd import load_student, predict
+    from spokenemo.systems.aecotd.cuetext import read_cue_table
+    from spokenemo.systems.aecotd.inference import build_inputs, select_keys
 
     if args.threads:
         torch.set_num_threads(args.threads)

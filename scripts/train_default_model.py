@@ -30,15 +30,15 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from spokenemo.aecotd import load_config
-from spokenemo.aecotd.cuetext import fit_thresholds, read_cue_table, render, text_config
-from spokenemo.aecotd.teacher import run_teacher
-from spokenemo.aecotd.training import train
-from spokenemo.corpora import read_manifest, write_manifest
-from spokenemo.corpora.recipes import prepare
-from spokenemo.cues.batch import extract_manifest
+from spokenemo.data import read_manifest, write_manifest
+from spokenemo.data.recipes import prepare
+from spokenemo.features.cues.batch import extract_manifest
 from spokenemo.llm import get_backend
 from spokenemo.protocols.labels import apply_label_set, get_label_set
+from spokenemo.systems.aecotd import load_config
+from spokenemo.systems.aecotd.cuetext import fit_thresholds, read_cue_table, render, text_config
+from spokenemo.systems.aecotd.teacher import run_teacher
+from spokenemo.systems.aecotd.training import train
 
 CORPORA = {"ravdess": "ravdess", "nemo": "nemo", "korean_emotiontts": "korean_emotiontts"}
 
@@ -125,7 +125,7 @@ def main() -> None:
         return
     model_dir = work / "model"
     train(cfg, model_dir)
-    from spokenemo.aecotd.export import export_model_dir
+    from spokenemo.systems.aecotd.export import export_model_dir
 
     export_model_dir(model_dir, args.export)
     logging.info("exported %s", args.export)
@@ -137,10 +137,10 @@ def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], mod
     from their own unlabelled utterances, as for any new speaker. A finished predictions file is reused."""
     import json
 
-    from spokenemo.aecotd import load_student
-    from spokenemo.aecotd.inference import predict_manifest
-    from spokenemo.aecotd.prediction import INVALID
-    from spokenemo.evaluate import compute_metrics
+    from spokenemo.protocols import compute_metrics
+    from spokenemo.systems.aecotd import load_student
+    from spokenemo.systems.aecotd.inference import predict_manifest
+    from spokenemo.systems.aecotd.prediction import INVALID
 
     test = args.work / "heldout.jsonl"
     if not test.is_file():
@@ -171,11 +171,11 @@ def cue_baselines(train_cues: Path, test_utts: list, labels: list[str], test_cue
     cue numbers (4 coarse + 2 x 7 segments), raw and z-scored per speaker, and the majority class."""
     import numpy as np
 
-    from spokenemo.cues import read_cue_table as read_rows
-    from spokenemo.cues import speaker_of
-    from spokenemo.evaluate import compute_metrics
-    from spokenemo.experiment.baselines import fit_predict, speaker_zscore
-    from spokenemo.experiment.cuefeatures import cue_vector
+    from spokenemo.features.cue_vectors import cue_vector
+    from spokenemo.features.cues import read_cue_table as read_rows
+    from spokenemo.features.cues import speaker_of
+    from spokenemo.protocols import compute_metrics
+    from spokenemo.systems.baselines.estimators import fit_predict, speaker_zscore
 
     extract_manifest(test_utts, test_cues)
     train_rows, test_rows = list(read_rows(train_cues)), list(read_rows(test_cues))

@@ -8,12 +8,12 @@ import random
 import pytest
 import torch
 
-from spokenemo.aecotd.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
-from spokenemo.aecotd.config import LoraSection
-from spokenemo.aecotd.model_dir import read_info
-from spokenemo.aecotd.modeling import add_lora, resolve_base
-from spokenemo.aecotd.tiny import tiny_qwen2_model
-from spokenemo.errors import ModelNotFoundError
+from spokenemo.core.errors import ModelNotFoundError
+from spokenemo.models.causal_lm import add_lora, resolve_base
+from spokenemo.models.tiny import tiny_qwen2_model
+from spokenemo.systems.aecotd.config import LoraSection
+from spokenemo.systems.aecotd.model_dir import read_info
+from spokenemo.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture()
@@ -95,7 +95,7 @@ def test_base_model_references(tmp_path):
 
 
 def test_missing_hub_model_is_not_downloaded():
-    from spokenemo.aecotd.modeling import load_tokenizer
+    from spokenemo.models.causal_lm import load_tokenizer
 
     with pytest.raises(ModelNotFoundError, match="huggingface-cli download spokenemo-test/no-such-model"):
         load_tokenizer("spokenemo-test/no-such-model")

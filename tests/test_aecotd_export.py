@@ -11,7 +11,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from spokenemo.aecotd import (
+from spokenemo.core.errors import ConfigError, ModelNotFoundError
+from spokenemo.models.tiny import make_tiny_model_dir
+from spokenemo.systems.aecotd import (
     StudentInput,
     TrainingData,
     config_from_dict,
@@ -20,10 +22,8 @@ from spokenemo.aecotd import (
     read_info,
     train,
 )
-from spokenemo.aecotd import default_model as dm
-from spokenemo.aecotd.export import export_model_dir
-from spokenemo.aecotd.tiny import make_tiny_model_dir
-from spokenemo.errors import ConfigError, ModelNotFoundError
+from spokenemo.systems.aecotd import default_model as dm
+from spokenemo.systems.aecotd.export import export_model_dir
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 CLIPS = {"neutral": "03-01-01-01-02-01-02", "happy": "03-01-03-01-01-01-02", "sad": "03-01-04-01-02-01-02",
@@ -39,8 +39,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory, test_data) -> Path:
     """A tiny student (cues + chain of thought) trained for a few steps on 4 real clips' cues."""
-    from spokenemo.aecotd.cuetext import fit_thresholds, render, text_config
-    from spokenemo.cues import extract_file
+    from spokenemo.features.cues import extract_file
+    from spokenemo.systems.aecotd.cuetext import fit_thresholds, render, text_config
 
     ws = tmp_path_factory.mktemp("export")
     base = make_tiny_model_dir(ws / "tiny")
@@ -180,7 +180,7 @@ def test_default_model_lookup_order(tmp_path, monkeypatch):
 
 
 def test_repo_root_is_the_checkout_and_the_demo_uses_it():
-    from spokenemo import demo
+    from spokenemo.apps import demo
 
     assert (dm.REPO_ROOT / "pyproject.toml").is_file() and (dm.REPO_ROOT / "src" / "spokenemo").is_dir()
     assert dm.DEFAULT_MODEL_DIR == dm.REPO_ROOT / "models" / "spokenemo-default"
@@ -193,7 +193,7 @@ def test_repo_root_is_the_checkout_and_the_demo_uses_it():
 # --- CLI --------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cli_explain_with_and_without_model_argument(student_dir, test_data, tmp_path, monkeypatch):
-    from spokenemo.cli import cli
+    from spokenemo.apps.cli import cli
 
     slim = export_model_dir(student_dir, tmp_path / "slim")
     clip = test_data / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
@@ -226,8 +226,8 @@ def test_cli_explain_with_and_without_model_argument(student_dir, test_data, tmp
 
 @pytest.mark.slow
 def test_cli_predict_manifest_with_the_default_model(student_dir, test_data, tmp_path, monkeypatch):
-    from spokenemo.cli import cli
-    from spokenemo.corpora.manifest import Utterance, write_manifest
+    from spokenemo.apps.cli import cli
+    from spokenemo.data.manifest import Utterance, write_manifest
 
     utts = [Utterance(key=f"ravdess/01/{stem}", path=str(test_data / "ravdess" / "Actor_01" / f"{stem}.flac"),
                       label=label, raw_label=stem.split("-")[2], speaker="01", corpus="ravdess",

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spokenemo.aecotd.scoring import (
+from spokenemo.models.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
+from spokenemo.systems.aecotd.scoring import (
     common_prefix_length,
     generate,
     packed_batch,
     parse_generation,
     score_candidates,
 )
-from spokenemo.aecotd.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
-from spokenemo.aecotd.tokens import encode_head, end_of_turn_ids, prompt_ids
+from spokenemo.systems.aecotd.tokens import encode_head, end_of_turn_ids, prompt_ids
 
 LABELS4 = ["angry", "happy", "neutral", "sad"]
 
@@ -90,7 +90,7 @@ def test_bf16_scores_stay_close(tiny):
 
 @pytest.mark.slow
 def test_packed_scores_on_the_bundled_model():
-    from spokenemo.aecotd.modeling import load_base_model, load_tokenizer
+    from spokenemo.models.causal_lm import load_base_model, load_tokenizer
 
     tok = load_tokenizer("embedded")
     model = load_base_model("embedded")

@@ -12,7 +12,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from spokenemo.aecotd import (
+from spokenemo.core.errors import AudioNotFoundError, ConfigError, ModelNotFoundError, ProtocolError
+from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.models.tiny import make_tiny_model_dir
+from spokenemo.protocols import speaker_kfold, write_folds
+from spokenemo.systems.aecotd import (
     StudentInput,
     TrainingData,
     build_training_data,
@@ -25,11 +29,7 @@ from spokenemo.aecotd import (
     read_info,
     train,
 )
-from spokenemo.aecotd.tiny import make_tiny_model_dir
-from spokenemo.aecotd.training import encode_training_data
-from spokenemo.corpora.manifest import Utterance, write_manifest
-from spokenemo.errors import AudioNotFoundError, ConfigError, ModelNotFoundError, ProtocolError
-from spokenemo.protocols import speaker_kfold, write_folds
+from spokenemo.systems.aecotd.training import encode_training_data
 
 REPO = Path(__file__).resolve().parents[1]
 EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fearful",
@@ -57,7 +57,7 @@ def _utterances(root: Path) -> list[Utterance]:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, test_data):
     """Manifest of the 20 fixture clips, folds (test = actor 01), a real cue table and a teacher cache."""
-    from spokenemo.cues import extract_manifest
+    from spokenemo.features.cues import extract_manifest
 
     ws = tmp_path_factory.mktemp("student")
     utts = _utterances(test_data / "ravdess")
@@ -127,7 +127,7 @@ def test_config_errors_name_the_file_and_field(tmp_path):
 
 # --- data -----------------------------------------------------------------------------------------
 def test_training_data_fits_thresholds_on_training_keys_only(workspace):
-    from spokenemo.cues import read_cue_table
+    from spokenemo.features.cues import read_cue_table
 
     data = build_training_data(_config(workspace))
     rows = {r["key"]: r for r in read_cue_table(workspace / "cues.parquet")}
@@ -171,8 +171,8 @@ def test_training_data_ablations_and_errors(workspace):
 
 
 def test_ablation_weights(workspace):
-    from spokenemo.aecotd.inputs import load_prompt_template
-    from spokenemo.aecotd.modeling import load_tokenizer
+    from spokenemo.models.causal_lm import load_tokenizer
+    from spokenemo.systems.aecotd.inputs import load_prompt_template
 
     cfg = _config(workspace)
     tok = load_tokenizer(cfg.model.base)
@@ -207,7 +207,7 @@ def trained(workspace):
 
 @pytest.mark.slow
 def test_paper_config_trains_and_writes_a_model_directory(workspace, trained):
-    from spokenemo.prompts import load_template
+    from spokenemo.llm.prompts import load_template
 
     cfg, out = trained
     info = read_info(out)
@@ -323,7 +323,7 @@ def test_explain_a_clip(workspace, trained, test_data):
 
 @pytest.mark.slow
 def test_cli_train_predict_explain(workspace, trained, test_data, tmp_path):
-    from spokenemo.cli import cli
+    from spokenemo.apps.cli import cli
 
     runner = CliRunner()
     res = runner.invoke(cli, ["train", str(REPO / "configs" / "aecotd-cpu.yaml"), "-o", str(tmp_path / "m"),
@@ -383,9 +383,9 @@ def _coarse_words(cue_text: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_reference_clips_set_the_medians_of_a_speaker_relative_student(relative_student, trained, test_data):
-    from spokenemo.aecotd import speaker_reference, uses_speaker_medians
-    from spokenemo.cues import extract_file
-    from spokenemo.cues.vocabulary import word_for
+    from spokenemo.features.cues import extract_file
+    from spokenemo.features.cues.vocabulary import word_for
+    from spokenemo.systems.aecotd import speaker_reference, uses_speaker_medians
 
     student = relative_student
     assert uses_speaker_medians(student)
@@ -414,7 +414,7 @@ def test_reference_clips_set_the_medians_of_a_speaker_relative_student(relative_
 
 @pytest.mark.slow
 def test_reference_errors_name_the_fix(relative_student, test_data, tmp_path):
-    from spokenemo.aecotd import speaker_reference
+    from spokenemo.systems.aecotd import speaker_reference
 
     one = test_data / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
     with pytest.raises(ConfigError, match="1 readable reference clips; a speaker's own medians need at least 2"):
@@ -429,7 +429,7 @@ def test_reference_errors_name_the_fix(relative_student, test_data, tmp_path):
 
 @pytest.mark.slow
 def test_cli_explain_with_reference(relative_student, test_data):
-    from spokenemo.cli import cli
+    from spokenemo.apps.cli import cli
 
     actor = test_data / "ravdess" / "Actor_02"
     clip = next(iter(sorted(actor.glob("*.flac"))))

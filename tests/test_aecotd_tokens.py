@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from spokenemo.aecotd.dataset import WeightScheme, collate, encode_example, epoch_order
-from spokenemo.aecotd.tiny import tiny_qwen2_tokenizer
-from spokenemo.aecotd.tokens import (
+from spokenemo.models.tiny import tiny_qwen2_tokenizer
+from spokenemo.protocols import LABEL_SETS
+from spokenemo.systems.aecotd.dataset import WeightScheme, collate, encode_example, epoch_order
+from spokenemo.systems.aecotd.tokens import (
     THINK_OPEN,
     char_spans,
     encode_head,
@@ -14,7 +15,6 @@ from spokenemo.aecotd.tokens import (
     prompt_ids,
     render_prompt,
 )
-from spokenemo.protocols import LABEL_SETS
 
 LABELS = sorted({name for s in LABEL_SETS.values() for name in s.names})
 MESSAGES = [{"role": "system", "content": "You are an expert in speech emotion."},

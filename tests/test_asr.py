@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from spokenemo.asr import BACKENDS, get_transcriber, resolve_backend, transcribe
-from spokenemo.errors import AudioNotFoundError, ConfigError, ModelNotFoundError
+from spokenemo.core.errors import AudioNotFoundError, ConfigError, ModelNotFoundError
+from spokenemo.models.asr import BACKENDS, get_transcriber, resolve_backend, transcribe
 
 HAS_WHISPER = importlib.util.find_spec("faster_whisper") is not None
 

@@ -26,14 +26,14 @@ from spokenemo.audio import (
     validate_audio,
 )
 from spokenemo.audio.io import _read_pyav, _read_soundfile
-from spokenemo.corpora.manifest import read_manifest
-from spokenemo.errors import (
+from spokenemo.core.errors import (
     AudioNotFoundError,
     AudioTooShortError,
     EmptyAudioError,
     InvalidSamplesError,
     NotAudioError,
 )
+from spokenemo.data.manifest import read_manifest
 
 RAVDESS_CLIP = Path(__file__).parent / "data" / "ravdess" / "Actor_02" / "03-01-05-01-01-01-02.flac"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spokenemo.errors import SpokenemoError
-from spokenemo.experiment.baselines import fit_predict, make_baseline, speaker_zscore
+from spokenemo.core.errors import SpokenemoError
+from spokenemo.systems.baselines.estimators import fit_predict, make_baseline, speaker_zscore
 
 
 def test_speaker_zscore_hand_computed():

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.cli import cli
-from spokenemo.corpora import read_manifest, write_manifest
-from spokenemo.corpora.manifest import Utterance
+from spokenemo.apps.cli import cli
+from spokenemo.data import read_manifest, write_manifest
+from spokenemo.data.manifest import Utterance
 from spokenemo.protocols.folds import read_folds, read_folds_index
 
 WIDE = {"COLUMNS": "200"}  # rich wraps tables to the terminal width; keep cells whole for assertions

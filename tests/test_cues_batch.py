@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from spokenemo.corpora.manifest import Utterance, read_manifest, write_manifest
-from spokenemo.cues import (
+from spokenemo.core.errors import ConfigError
+from spokenemo.data.manifest import Utterance, read_manifest, write_manifest
+from spokenemo.features.cues import (
     CueExtractionConfig,
     CueTablePaths,
     extract_cues,
@@ -18,7 +19,6 @@ from spokenemo.cues import (
     load_for_cues,
     read_cue_table,
 )
-from spokenemo.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"
 

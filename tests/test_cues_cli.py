@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.cli import cli
-from spokenemo.corpora.manifest import read_manifest, write_manifest
-from spokenemo.cues import Thresholds, read_cue_table
+from spokenemo.apps.cli import cli
+from spokenemo.data.manifest import read_manifest, write_manifest
+from spokenemo.features.cues import Thresholds, read_cue_table
 
 DATA = Path(__file__).parent / "data"
 MALE = DATA / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spokenemo.cues import EXTENDED_CUES, CueExtractionConfig, extract_cues
+from spokenemo.features.cues import EXTENDED_CUES, CueExtractionConfig, extract_cues
 
 SR = 16000
 EXT = CueExtractionConfig(extended=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spokenemo.cues import CueExtractionConfig, compute_tracks, extract_cues, fine_details
-from spokenemo.cues.fine import normalise, segment_spans, span_frames, window_spans
+from spokenemo.features.cues import CueExtractionConfig, compute_tracks, extract_cues, fine_details
+from spokenemo.features.cues.fine import normalise, segment_spans, span_frames, window_spans
 
 SR = 16000
 

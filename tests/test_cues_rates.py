@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spokenemo.cues import CueExtractionConfig, analyse, extract_cues
-from spokenemo.cues.syllables import intensity_peaks, select_nuclei
+from spokenemo.features.cues import CueExtractionConfig, analyse, extract_cues
+from spokenemo.features.cues.syllables import intensity_peaks, select_nuclei
 
 SR = 16000
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from spokenemo.cues import (
+from spokenemo.core.errors import ConfigError
+from spokenemo.features.cues import (
     CueTextConfig,
     FineCues,
     Thresholds,
@@ -16,7 +17,6 @@ from spokenemo.cues import (
     render_table,
     speaker_of,
 )
-from spokenemo.errors import ConfigError
 
 
 def row(key: str, speaker: str, pitch: float, intensity: float, rate: float, art: float, corpus: str = "c") -> dict:

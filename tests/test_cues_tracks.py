@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spokenemo.cues import (
+from spokenemo.core.errors import ConfigError
+from spokenemo.features.cues import (
     CueExtractionConfig,
     compute_tracks,
     extract_cues,
@@ -17,7 +18,6 @@ from spokenemo.cues import (
     piptrack_pitch,
     stft_magnitude,
 )
-from spokenemo.errors import ConfigError
 
 SR = 16000
 RAVDESS = Path(__file__).parent / "data" / "ravdess"

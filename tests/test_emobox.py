@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.corpora import Utterance, prepare
-from spokenemo.corpora.emobox import (
+from spokenemo.core.errors import CorpusLayoutError, ManifestError
+from spokenemo.data import Utterance, prepare
+from spokenemo.data.emobox import (
     from_emobox,
     read_emobox_dataset,
     read_emobox_jsonl,
@@ -16,7 +17,6 @@ from spokenemo.corpora.emobox import (
     write_emobox_dataset,
     write_emobox_jsonl,
 )
-from spokenemo.errors import CorpusLayoutError, ManifestError
 
 from fake_corpora import SECONDS, make_iemocap, write_audio
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.errors import ConfigError
+from spokenemo.core.errors import ConfigError
 from spokenemo.experiment import config_from_dict, load_config, resolve_path, resolve_system
 from spokenemo.experiment.systems import ablation_systems
 
@@ -40,7 +40,7 @@ def test_shipped_configs_are_valid(name):
     if cfg.student.config is not None:  # the base student config exists and is valid for the student
         import yaml
 
-        from spokenemo.aecotd import config_from_dict as student_config
+        from spokenemo.systems.aecotd import config_from_dict as student_config
 
         base = resolve_path(cfg.student.config, REPO / "configs" / f"{name}.yaml")
         student_config(yaml.safe_load(base.read_text()), source=str(base))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from spokenemo.corpora.manifest import Utterance
-from spokenemo.errors import EmptyAudioError, SpokenemoError
-from spokenemo.experiment.cuefeatures import cue_vector, segment_counts
-from spokenemo.experiment.features import FeatureStore
+from spokenemo.core.errors import EmptyAudioError, SpokenemoError
+from spokenemo.data.manifest import Utterance
+from spokenemo.features.cue_vectors import cue_vector, segment_counts
+from spokenemo.features.egemaps import FeatureStore
 
 
 def _utts(n: int) -> list[Utterance]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spokenemo.corpora.manifest import Utterance
-from spokenemo.evaluate import aggregate_metrics, compute_metrics
+from spokenemo.data.manifest import Utterance
 from spokenemo.experiment import config_from_dict, resolve_system
 from spokenemo.experiment.data import Task
 from spokenemo.experiment.report import render_report, results_json
 from spokenemo.experiment.runner import ExperimentResult, SystemResult
-from spokenemo.protocols import Fold, LabelledUtterances, get_label_set
+from spokenemo.protocols import Fold, LabelledUtterances, aggregate_metrics, compute_metrics, get_label_set
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 
@@ -31,7 +30,7 @@ def _result(name: str, n_right: int, task: Task) -> SystemResult:
         preds = LABELS[:n_right] + ["sad" if lab != "sad" else "angry" for lab in LABELS[n_right:]]
         m = compute_metrics(LABELS, preds, LABELS, protocol=fold.protocol, fold=fold.name)
         records.append({"fold": fold.name, "metrics": m.to_dict()})
-    from spokenemo.evaluate import ClassificationResult
+    from spokenemo.protocols import ClassificationResult
 
     agg = aggregate_metrics([ClassificationResult.from_dict(r["metrics"]) for r in records])
     spec = resolve_system(name)

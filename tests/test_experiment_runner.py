@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.errors import ConfigError
+from spokenemo.core.errors import ConfigError
 from spokenemo.experiment import RunOptions, config_from_dict, run_experiment
 from spokenemo.experiment import runner as runner_mod
 
@@ -178,7 +178,7 @@ def test_meld_ood_config_on_fake_trees(tmp_path):
 def test_cli_prints_table_and_writes_report(tmp_path):
     import yaml
 
-    from spokenemo.cli import cli
+    from spokenemo.apps.cli import cli
 
     cfg_file = tmp_path / "tiny.yaml"
     cfg_file.write_text(yaml.safe_dump(_tiny_config()))
@@ -243,7 +243,7 @@ def test_unreadable_clip_is_recorded_and_counted_wrong(tmp_path):
 
 
 def egemaps_ok() -> bool:
-    from spokenemo.experiment.features import egemaps_available
+    from spokenemo.features.egemaps import egemaps_available
 
     return egemaps_available()[0]
 

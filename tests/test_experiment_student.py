@@ -1,4 +1,4 @@
-"""The student inside the runner, through the real spokenemo.aecotd code path with a tiny model."""
+"""The student inside the runner, through the real spokenemo.systems.aecotd code path with a tiny model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from spokenemo.experiment import RunOptions, config_from_dict, run_experiment
-from spokenemo.experiment import student as student_mod
 from spokenemo.experiment.systems import resolve_system
+from spokenemo.systems.aecotd import experiment_fold as student_mod
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_RAVDESS = REPO / "tests" / "data" / "ravdess"
@@ -18,7 +18,7 @@ FIXTURE_RAVDESS = REPO / "tests" / "data" / "ravdess"
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("transformers")
-    from spokenemo.aecotd import make_tiny_model_dir
+    from spokenemo.systems.aecotd import make_tiny_model_dir
 
     return make_tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model")
 
@@ -101,7 +101,7 @@ def test_student_trains_predicts_and_resumes(tmp_path, tiny_model, monkeypatch):
     def no_training(*a, **k):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr("spokenemo.aecotd.training.train", no_training)
+    monkeypatch.setattr("spokenemo.systems.aecotd.training.train", no_training)
     res2 = run_experiment(cfg, out, RunOptions(folds=["fold1"], epochs=2))
     assert all(r.folds[0].get("resumed") for r in res2.results["4class"])
 
@@ -113,7 +113,7 @@ def test_teacher_is_asked_for_missing_training_utterances(tmp_path, tiny_model, 
     calls = []
 
     def fake_run_teacher(utterances, cue_texts, output, **kwargs):
-        from spokenemo.fileio import append_jsonl
+        from spokenemo.core.fileio import append_jsonl
 
         calls.append(([u.key for u in utterances], dict(cue_texts), kwargs.get("labels")))
         for u in utterances:
@@ -127,7 +127,7 @@ def test_teacher_is_asked_for_missing_training_utterances(tmp_path, tiny_model, 
 
         return Summary()
 
-    monkeypatch.setattr("spokenemo.aecotd.teacher.run_teacher", fake_run_teacher)
+    monkeypatch.setattr("spokenemo.systems.aecotd.teacher.run_teacher", fake_run_teacher)
     monkeypatch.setattr("spokenemo.llm.get_backend", lambda kind, **o: object())
     cfg = config_from_dict({**_config(tiny_model, ["aecotd"]), "teacher": {"run_missing": True}})
     res = run_experiment(cfg, tmp_path / "out", RunOptions(folds=["fold2"]))

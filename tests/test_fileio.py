@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from spokenemo.fileio import append_jsonl, atomic_write, read_jsonl_tolerant
+from spokenemo.core.fileio import append_jsonl, atomic_write, read_jsonl_tolerant
 
 
 def test_atomic_write_keeps_the_old_file_when_interrupted(tmp_path):

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from spokenemo.corpora import read_manifest
-from spokenemo.corpora.manifest import Utterance
-from spokenemo.errors import ProtocolError
+from spokenemo.core.errors import ProtocolError
+from spokenemo.data import read_manifest
+from spokenemo.data.manifest import Utterance
 from spokenemo.protocols.folds import (
     Fold,
     build_folds,
@@ -307,7 +307,7 @@ def test_meld4_real_test_set(shared_data):
     expected = {e: emotions.count(e) for e in ("neutral", "joy", "anger", "sadness")}
     assert sum(expected.values()) == 2211  # EmoBox's MELD 4-class test size
 
-    from spokenemo.corpora import prepare
+    from spokenemo.data import prepare
 
     utts = prepare("meld", shared_data / "meld", with_duration=False)
     full = meld4_test_keys(utts)

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from spokenemo.corpora import read_manifest
-from spokenemo.corpora.manifest import Utterance
-from spokenemo.errors import LabelError
+from spokenemo.core.errors import LabelError
+from spokenemo.data import read_manifest
+from spokenemo.data.manifest import Utterance
 from spokenemo.protocols.labels import (
     CANONICAL,
     LABEL_SETS,
@@ -84,7 +84,7 @@ def test_recipes_agree_with_label_tables(module, table, corpus):
     # must give the label it wrote, or manifests and protocols would disagree.
     import importlib
 
-    mapping = getattr(importlib.import_module(f"spokenemo.corpora.recipes.{module}"), table)
+    mapping = getattr(importlib.import_module(f"spokenemo.data.recipes.{module}"), table)
     for raw, canonical in mapping.items():
         assert canonical in CANONICAL
         assert normalize_label(raw, corpus) == canonical, (raw, corpus)

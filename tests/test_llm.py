@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.errors import ConfigError, ModelNotFoundError
+from spokenemo.core.errors import ConfigError, ModelNotFoundError
 from spokenemo.llm import ChatResult, get_backend, split_reasoning
 from spokenemo.llm.base import check_messages, cut_at_stop
 
@@ -221,7 +221,7 @@ def test_dtype_choice():
 
 def test_llamacpp_backend_says_how_to_install(monkeypatch):
     import spokenemo.llm.llamacpp_backend as lc
-    from spokenemo.errors import BackendError
+    from spokenemo.core.errors import BackendError
 
     monkeypatch.setattr(lc, "llama_cpp_available", lambda: False)
     with pytest.raises(BackendError, match="pip install llama-cpp-python"):
@@ -234,8 +234,8 @@ def test_teach_cli_with_a_local_transformers_model(tiny_model_dir, tmp_path):
 
     from click.testing import CliRunner
 
-    from spokenemo.cli import cli
-    from spokenemo.corpora.manifest import Utterance, write_manifest
+    from spokenemo.apps.cli import cli
+    from spokenemo.data.manifest import Utterance, write_manifest
 
     utts = [Utterance(key=f"k{i}", label=["angry", "sad", "happy"][i], text="the voice is loud") for i in range(3)]
     write_manifest(tmp_path / "m.jsonl", utts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.corpora.manifest import read_manifest
+from spokenemo.data.manifest import read_manifest
 
 pytestmark = pytest.mark.slow
 TEST_DATA = Path(__file__).resolve().parent / "data"
@@ -52,10 +52,10 @@ def test_scores_the_right_answer_higher(embedded):
 
 
 def test_explains_a_real_clip(embedded, tmp_path):
-    from spokenemo.aecotd.teacher import load_teacher_outputs, run_teacher
-    from spokenemo.cues.extract import extract_file
-    from spokenemo.cues.text import render_cue_text
-    from spokenemo.cues.thresholds import Thresholds
+    from spokenemo.features.cues.extract import extract_file
+    from spokenemo.features.cues.text import render_cue_text
+    from spokenemo.features.cues.thresholds import Thresholds
+    from spokenemo.systems.aecotd.teacher import load_teacher_outputs, run_teacher
 
     utts = [u for u in read_manifest(TEST_DATA / "fixtures.jsonl") if u.speaker == "01"]
     rows = {u.key: extract_file(u.audio_path(TEST_DATA)).to_row() for u in utts}

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.cli import cli
-from spokenemo.corpora.manifest import Utterance, write_manifest
+from spokenemo.apps.cli import cli
+from spokenemo.data.manifest import Utterance, write_manifest
 from spokenemo.llm import get_backend
 from spokenemo.llm.llamacpp_backend import llama_cpp_available
 from spokenemo.llm.openai_backend import OpenAIBackend

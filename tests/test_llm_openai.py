@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 import pytest
 
-from spokenemo.errors import AuthenticationError, BackendError
+from spokenemo.core.errors import AuthenticationError, BackendError
 from spokenemo.llm import get_backend
 from spokenemo.llm.openai_backend import OpenAIBackend, backoff_delay, default_api_key_env, parse_retry_after
 

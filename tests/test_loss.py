@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from spokenemo.aecotd.dataset import WeightScheme, encode_example
-from spokenemo.aecotd.loss import token_nll, weighted_cross_entropy
-from spokenemo.aecotd.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
-from spokenemo.aecotd.tokens import end_of_turn_ids
+from spokenemo.models.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
+from spokenemo.systems.aecotd.dataset import WeightScheme, encode_example
+from spokenemo.systems.aecotd.loss import token_nll, weighted_cross_entropy
+from spokenemo.systems.aecotd.tokens import end_of_turn_ids
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from spokenemo.errors import LabelError
-from spokenemo.evaluate import (
+from spokenemo.core.errors import LabelError
+from spokenemo.protocols import (
     ClassificationResult,
     MetricWarning,
     aggregate_metrics,

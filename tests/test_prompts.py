@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.errors import ConfigError
-from spokenemo.prompts import (
+from spokenemo.core.errors import ConfigError
+from spokenemo.llm.prompts import (
     fill,
     list_templates,
     load_template,
@@ -29,20 +29,20 @@ LABELS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "sur
 
 def test_shipped_templates_are_package_data():
     assert {"teacher_label", "teacher_blind", "student"} <= set(list_templates())
-    folder = resources.files("spokenemo.prompts")
+    folder = resources.files("spokenemo.llm.prompts")
     for name in ("teacher_label", "teacher_blind", "student"):
         assert (folder / f"{name}.yaml").is_file()
-    # pyproject ships spokenemo/prompts/* in wheels (the files sit in that folder).
+    # pyproject ships spokenemo/llm/prompts/* in wheels (the files sit in that folder).
     pyproject = (REPO / "pyproject.toml").read_text()
     section = pyproject.split("[tool.setuptools.package-data]", 1)[1]
-    assert re.search(r'^spokenemo = \[[^\]]*"prompts/\*"', section, re.M)
+    assert re.search(r'^spokenemo = \[[^\]]*"llm/prompts/\*"', section, re.M)
 
 
 @pytest.mark.parametrize("name,kind", [("teacher_label", "teacher_label"), ("teacher_blind", "teacher_blind"),
                                        ("student", "student")])
 def test_version_and_sha256_of_file_text(name, kind):
     t = load_template(name)
-    text = (resources.files("spokenemo.prompts") / f"{name}.yaml").read_text(encoding="utf-8")
+    text = (resources.files("spokenemo.llm.prompts") / f"{name}.yaml").read_text(encoding="utf-8")
     assert t.name == name and t.kind == kind
     assert t.version == str(re.search(r"^version:\s*(\S+)", text, re.M).group(1))
     assert t.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()

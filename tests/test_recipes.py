@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.corpora import available_corpora, prepare, read_manifest, write_manifest
-from spokenemo.corpora.recipes.esd import split_of
-from spokenemo.corpora.recipes.iemocap import speaker_of
-from spokenemo.corpora.recipes.meld import fix_mojibake
-from spokenemo.errors import CorpusLayoutError, LabelError, SpokenemoError
+from spokenemo.core.errors import CorpusLayoutError, LabelError, SpokenemoError
+from spokenemo.data import available_corpora, prepare, read_manifest, write_manifest
+from spokenemo.data.recipes.esd import split_of
+from spokenemo.data.recipes.iemocap import speaker_of
+from spokenemo.data.recipes.meld import fix_mojibake
 
 from fake_corpora import (
     SECONDS,

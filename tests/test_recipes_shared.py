@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.corpora import prepare
+from spokenemo.data import prepare
 
 pytestmark = pytest.mark.shared
 

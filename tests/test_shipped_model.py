@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from spokenemo.aecotd.default_model import DEFAULT_MODEL_DIR
+from spokenemo.systems.aecotd.default_model import DEFAULT_MODEL_DIR
 
 from conftest import TEST_DATA
 
@@ -23,7 +23,7 @@ CUE_WORDS = ("pitch", "intensity", "speech rate", "articulation rate")
 
 @pytest.fixture(scope="module")
 def student():
-    from spokenemo.aecotd import load_student
+    from spokenemo.systems.aecotd import load_student
 
     return load_student(DEFAULT_MODEL_DIR, device="cpu")
 
@@ -48,7 +48,7 @@ def test_shipped_folder_is_slim_and_described():
 
 
 def test_shipped_model_scores_fixture_clips(student):
-    from spokenemo.aecotd import explain
+    from spokenemo.systems.aecotd import explain
 
     clip = TEST_DATA / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"  # angry
     result = explain(student, clip, "Dogs are sitting by the door", max_new_tokens=64)
@@ -62,7 +62,7 @@ def test_shipped_model_scores_fixture_clips(student):
 
 
 def test_shipped_model_words_cues_against_the_speakers_own_clips(student):
-    from spokenemo.aecotd import explain, speaker_reference, uses_speaker_medians
+    from spokenemo.systems.aecotd import explain, speaker_reference, uses_speaker_medians
 
     assert uses_speaker_medians(student)
     actor = TEST_DATA / "ravdess" / "Actor_01"

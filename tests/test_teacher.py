@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.aecotd.teacher import (
+from spokenemo.apps.cli import cli
+from spokenemo.core.errors import AuthenticationError, BackendError, ConfigError, SpokenemoError
+from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.llm.base import ChatResult, LLMBackend
+from spokenemo.llm.openai_backend import OpenAIBackend
+from spokenemo.llm.prompts import load_template, messages_sha256
+from spokenemo.systems.aecotd.teacher import (
     MAX_CONSECUTIVE_BACKEND_ERRORS,
     WorkedExample,
     build_requests,
@@ -28,12 +34,6 @@ from spokenemo.aecotd.teacher import (
     select_utterances,
     validate_output,
 )
-from spokenemo.cli import cli
-from spokenemo.corpora.manifest import Utterance, write_manifest
-from spokenemo.errors import AuthenticationError, BackendError, ConfigError, SpokenemoError
-from spokenemo.llm.base import ChatResult, LLMBackend
-from spokenemo.llm.openai_backend import OpenAIBackend
-from spokenemo.prompts import load_template, messages_sha256
 
 from fault_server import FaultServer, status
 

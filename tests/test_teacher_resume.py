@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.aecotd.teacher import load_teacher_outputs
-from spokenemo.corpora.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.systems.aecotd.teacher import load_teacher_outputs
 
 from fault_server import FaultServer
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from spokenemo.aecotd.teacher import attempt_seed, load_teacher_outputs, run_teacher
-from spokenemo.cli import cli
-from spokenemo.corpora.manifest import Utterance, write_manifest
-from spokenemo.errors import BackendError, ConfigError
+from spokenemo.apps.cli import cli
+from spokenemo.core.errors import BackendError, ConfigError
+from spokenemo.data.manifest import Utterance, write_manifest
 from spokenemo.llm.base import ChatResult, LLMBackend
+from spokenemo.systems.aecotd.teacher import attempt_seed, load_teacher_outputs, run_teacher
 
 from fault_server import FaultServer
 

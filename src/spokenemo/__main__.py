@@ -1,3 +1,3 @@
-from .cli import main
+from spokenemo.apps.cli import main
 
 main()

@@ -4,11 +4,11 @@
 >>> y = load_audio("clip.mp4", start=1.5, end=4.0)   # doctest: +SKIP  (16 kHz mono float32)
 >>> audio_info("clip.flac").duration                  # doctest: +SKIP
 
-Errors are the typed :class:`spokenemo.errors.AudioError` family; doubtful but usable input
+Errors are the typed :class:`spokenemo.core.errors.AudioError` family; doubtful but usable input
 (clipping, near-silence, a few NaN samples) gives an :class:`AudioWarning`.
 """
 
-from .checks import (
+from spokenemo.audio.checks import (
     AudioWarning,
     ClippingWarning,
     NonFiniteSamplesWarning,
@@ -17,7 +17,7 @@ from .checks import (
     loudest_dbfs,
     validate_audio,
 )
-from .io import RESAMPLE_QUALITY, AudioInfo, audio_info, load_audio
+from spokenemo.audio.io import RESAMPLE_QUALITY, AudioInfo, audio_info, load_audio
 
 __all__ = [
     "RESAMPLE_QUALITY",

@@ -1,6 +1,6 @@
 """Sanity checks on decoded audio: typed errors for unusable signals, warnings for doubtful ones.
 
-Errors (from :mod:`spokenemo.errors`) stop processing of one file; warnings
+Errors (from :mod:`spokenemo.core.errors`) stop processing of one file; warnings
 (:class:`AudioWarning` and its subclasses, issued with :func:`warnings.warn`) flag files that
 can still be used but may give poor cues: clipped recordings and near-silent ones.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioTooShortError, EmptyAudioError, InvalidSamplesError
+from spokenemo.core.errors import AudioTooShortError, EmptyAudioError, InvalidSamplesError
 
 #: A sample at or above this magnitude (full scale = 1.0) counts as clipped.
 CLIP_LEVEL = 0.999
@@ -105,7 +105,7 @@ def validate_audio(
     path : str or Path
         Name used in messages (the file the signal came from).
     min_duration : float >= 0
-        Raise :class:`~spokenemo.errors.AudioTooShortError` when the signal is shorter than
+        Raise :class:`~spokenemo.core.errors.AudioTooShortError` when the signal is shorter than
         this many seconds.
     clip_level : float
         Magnitude at or above which a sample counts as clipped.

@@ -33,8 +33,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..errors import AudioError, AudioNotFoundError, EmptyAudioError, NotAudioError
-from .checks import TruncatedAudioWarning, validate_audio
+from spokenemo.audio.checks import TruncatedAudioWarning, validate_audio
+from spokenemo.core.errors import AudioError, AudioNotFoundError, EmptyAudioError, NotAudioError
 
 #: soxr quality recipe used for every sample-rate conversion (see the module docstring).
 RESAMPLE_QUALITY = "HQ"
@@ -277,7 +277,7 @@ def load_audio(
     sr : int > 0
         Output sample rate in Hz.
     min_duration : float >= 0
-        Raise :class:`~spokenemo.errors.AudioTooShortError` when the (segment of the) file is
+        Raise :class:`~spokenemo.core.errors.AudioTooShortError` when the (segment of the) file is
         shorter than this many seconds.
 
     Returns

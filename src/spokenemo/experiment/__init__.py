@@ -8,10 +8,10 @@ See :mod:`.config` for the YAML layout, :mod:`.systems` for the systems, :mod:`.
 output folder and resuming, :mod:`.report` for results.json and report.md.
 """
 
-from .baselines import fit_predict, make_baseline, speaker_zscore
-from .config import ExperimentConfig, config_from_dict, load_config, resolve_path
-from .runner import ExperimentResult, Runner, RunOptions, SystemResult, run_experiment
-from .systems import PRESETS, SystemSpec, ablation_systems, resolve_system
+from spokenemo.experiment.config import ExperimentConfig, config_from_dict, load_config, resolve_path
+from spokenemo.experiment.runner import ExperimentResult, Runner, RunOptions, SystemResult, run_experiment
+from spokenemo.experiment.systems import PRESETS, SystemSpec, ablation_systems, resolve_system
+from spokenemo.systems.baselines.estimators import fit_predict, make_baseline, speaker_zscore
 
 __all__ = ["PRESETS", "ExperimentConfig", "ExperimentResult", "RunOptions", "Runner", "SystemResult", "SystemSpec",
            "ablation_systems", "config_from_dict", "fit_predict", "load_config", "make_baseline", "resolve_path",

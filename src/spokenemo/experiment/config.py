@@ -2,7 +2,7 @@
 
 A config names the corpora (recipe + root), the label set(s), the protocol that builds the
 folds, the cue options, the systems to compare (student variants and baselines), the student's
-training settings and the seeds. Every mistake is a :class:`~spokenemo.errors.ConfigError` that
+training settings and the seeds. Every mistake is a :class:`~spokenemo.core.errors.ConfigError` that
 names the file and the field (``configs/x.yaml: protocol.k: Input should be a valid integer``).
 
 Relative corpus roots are resolved, in order, against the folder of the config file, the
@@ -25,9 +25,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError
-from ..protocols import PROTOCOLS, get_label_set
-from .systems import SystemSpec, ablation_systems, resolve_system
+from spokenemo.core.errors import ConfigError
+from spokenemo.experiment.systems import SystemSpec, ablation_systems, resolve_system
+from spokenemo.protocols import PROTOCOLS, get_label_set
 
 METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
@@ -62,7 +62,7 @@ class CorpusConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _known_recipe(cls, v: str) -> str:
-        from ..corpora import get_recipe
+        from spokenemo.data import get_recipe
 
         try:
             return get_recipe(v).name
@@ -171,7 +171,7 @@ class TeacherConfig(_Strict):
     options : dict
         ``backend`` (an :func:`spokenemo.llm.get_backend` kind, default ``embedded``) and
         ``backend_options`` (its keyword options: ``model``, ``base_url``, ...); every other key
-        goes to :func:`spokenemo.aecotd.teacher.run_teacher` (``mode``, ``template``,
+        goes to :func:`spokenemo.systems.aecotd.teacher.run_teacher` (``mode``, ``template``,
         ``max_tokens``, ``temperature``, ``model_name``; ``attempts``, ``retry_temperature``,
         ``retry_seed`` to resample invalid answers).
     """
@@ -240,7 +240,7 @@ class ExperimentConfig(_Strict):
         names = [c.name for c in self.corpora]
         if len(set(names)) != len(names):
             raise ValueError(f"corpus listed twice: {names}")
-        from ..protocols.labels import corpus_key
+        from spokenemo.protocols.labels import corpus_key
 
         known = {corpus_key(n) for n in names}
         for field in ("train_corpora", "test_corpora", "valid_corpora"):

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..corpora import prepare
-from ..corpora.manifest import Utterance
-from ..errors import ConfigError, CorpusLayoutError
-from ..protocols import Fold, LabelledUtterances, apply_label_set, build_folds, get_label_set
-from ..protocols.folds import normalize_split
-from .config import ExperimentConfig, resolve_path
+from spokenemo.core.errors import ConfigError, CorpusLayoutError
+from spokenemo.data import prepare
+from spokenemo.data.manifest import Utterance
+from spokenemo.experiment.config import ExperimentConfig, resolve_path
+from spokenemo.protocols import Fold, LabelledUtterances, apply_label_set, build_folds, get_label_set
+from spokenemo.protocols.folds import normalize_split
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def corpus_roots(cfg: ExperimentConfig, config_path: str | Path | None,
                  overrides: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Resolved root of every corpus of ``cfg`` (``overrides`` maps corpus name -> root)."""
     overrides = dict(overrides or {})
-    from ..corpora import get_recipe
+    from spokenemo.data import get_recipe
 
     over = {get_recipe(k).name: v for k, v in overrides.items()}
     unknown = sorted(set(over) - {c.name for c in cfg.corpora})

@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..evaluate import plot_confusion
-from ..fileio import atomic_write
-from .runner import ExperimentResult, SystemResult, _safe
-from .systems import N_SWEEP
+from spokenemo.core.fileio import atomic_write
+from spokenemo.experiment.runner import ExperimentResult, SystemResult, _safe
+from spokenemo.experiment.systems import N_SWEEP
+from spokenemo.protocols import plot_confusion
 
 METRIC_NAMES = {"ua": "UA", "wa": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
 

@@ -30,18 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from ..corpora.manifest import Utterance
-from ..errors import ConfigError, SpokenemoError
-from ..evaluate import aggregate_metrics, compute_metrics
-from ..evaluate.metrics import AggregateResult, ClassificationResult
-from ..fileio import atomic_write
-from ..protocols import Fold, write_folds
-from .baselines import fit_predict, speaker_zscore
-from .config import ExperimentConfig, load_config, resolve_path
-from .data import Task, build_task, load_utterances, speaker_of, stratified_subset
-from .features import EgemapsExtractor, FeatureStore, egemaps_available
-from .student import SystemUnavailable
-from .systems import AUDIO_KINDS, SystemSpec
+from spokenemo.core.errors import ConfigError, SpokenemoError
+from spokenemo.core.fileio import atomic_write
+from spokenemo.data.manifest import Utterance
+from spokenemo.experiment.config import ExperimentConfig, load_config, resolve_path
+from spokenemo.experiment.data import Task, build_task, load_utterances, speaker_of, stratified_subset
+from spokenemo.experiment.systems import AUDIO_KINDS, SystemSpec
+from spokenemo.features.egemaps import EgemapsExtractor, FeatureStore, egemaps_available
+from spokenemo.protocols import Fold, aggregate_metrics, compute_metrics, write_folds
+from spokenemo.protocols.metrics import AggregateResult, ClassificationResult
+from spokenemo.systems.aecotd.experiment_fold import SystemUnavailable
+from spokenemo.systems.baselines.estimators import fit_predict, speaker_zscore
 
 log = logging.getLogger(__name__)
 
@@ -173,9 +172,9 @@ class FeatureBank:
         return self._egemaps.matrix(self._egemaps_feats[u.key] for u in utts)
 
     def cue_config(self) -> Any:
-        """The :class:`spokenemo.cues.CueExtractionConfig` of this experiment (every n needed)."""
-        from ..cues import CueExtractionConfig
-        from .cuefeatures import segment_counts
+        """The :class:`spokenemo.features.cues.CueExtractionConfig` of this experiment (every n needed)."""
+        from spokenemo.features.cue_vectors import segment_counts
+        from spokenemo.features.cues import CueExtractionConfig
 
         cues = self.cfg.cues
         config = CueExtractionConfig.from_options(cues.options, n_segments=segment_counts(
@@ -188,13 +187,13 @@ class FeatureBank:
         return self.folder / f"cues-{self.cue_config().fingerprint()}"
 
     def cues(self, utts: Sequence[Utterance]) -> dict[str, dict[str, Any] | None]:
-        """Per key: a cue row (:func:`spokenemo.cues.extract_manifest` table row) or None.
+        """Per key: a cue row (:func:`spokenemo.features.cues.extract_manifest` table row) or None.
 
         The first call extracts the cues of every utterance of the experiment (:attr:`universe`)
         into one resumable table (per-file failures recorded in ``cues.errors.jsonl``).
         """
         if not self._cues_ready:
-            from ..cues import extract_manifest
+            from spokenemo.features.cues import extract_manifest
 
             every = {u.key: u for u in [*self.universe, *utts] if u.path}
             t0 = time.perf_counter()
@@ -206,14 +205,14 @@ class FeatureBank:
                          summary.paths.parquet)
             for e in summary.errors:
                 log.warning("cues: %s failed: %s", e.get("key"), e.get("message"))
-            from ..cues import read_cue_table
+            from spokenemo.features.cues import read_cue_table
 
             self._cue_feats = {str(r["key"]): r for r in read_cue_table(summary.paths.jsonl)}
             self._cues_ready = True
         return {u.key: self._cue_feats.get(u.key) for u in utts}
 
     def cue_matrix(self, utts: Sequence[Utterance], n_segments: int, *, coarse: bool, fine: bool) -> np.ndarray:
-        from .cuefeatures import cue_vector
+        from spokenemo.features.cue_vectors import cue_vector
 
         feats = self.cues(utts)
         width = (4 if coarse else 0) + (2 * n_segments if fine else 0)
@@ -367,7 +366,7 @@ class Runner:
         train, test, fp = self._fold_parts(spec, task, fold, seed)
         t0 = time.perf_counter()
         if spec.is_student:
-            from .student import run_student_fold
+            from spokenemo.systems.aecotd.experiment_fold import run_student_fold
 
             preds, info = run_student_fold(spec, task, fold, train, test, self.bank, seed, self.cfg,
                                            self.student_settings(), path.with_suffix(""), out_dir=self.out_dir,
@@ -418,7 +417,7 @@ class Runner:
         }
         result = ExperimentResult(self.cfg, self.out_dir, tasks, results, meta)
         if self.options.report:
-            from .report import write_outputs
+            from spokenemo.experiment.report import write_outputs
 
             write_outputs(result)
         return result

@@ -9,11 +9,11 @@ vLLM, llama.cpp, Ollama) and ``llamacpp`` (in-process, when llama-cpp-python is 
 Heavy libraries (torch, transformers, llama_cpp) are imported only when a backend is built.
 """
 
-from .base import ChatResult, LLMBackend, Message, Messages, split_reasoning
-from .factory import BACKEND_KINDS, get_backend
-from .llamacpp_backend import LlamaCppBackend, llama_cpp_available
-from .openai_backend import OpenAIBackend
-from .transformers_backend import TransformersBackend
+from spokenemo.llm.base import ChatResult, LLMBackend, Message, Messages, split_reasoning
+from spokenemo.llm.factory import BACKEND_KINDS, get_backend
+from spokenemo.llm.llamacpp_backend import LlamaCppBackend, llama_cpp_available
+from spokenemo.llm.openai_backend import OpenAIBackend
+from spokenemo.llm.transformers_backend import TransformersBackend
 
 __all__ = ["BACKEND_KINDS", "ChatResult", "LLMBackend", "LlamaCppBackend", "Message", "Messages", "OpenAIBackend",
            "TransformersBackend", "get_backend", "llama_cpp_available", "split_reasoning"]

@@ -149,7 +149,7 @@ class LLMBackend(ABC):
         Parameters
         ----------
         batch : a list of conversations.
-        return_exceptions : put a per-item :class:`~spokenemo.errors.BackendError` in the result
+        return_exceptions : put a per-item :class:`~spokenemo.core.errors.BackendError` in the result
             list instead of raising it (an ``AuthenticationError`` is always raised).
         """
 
@@ -159,7 +159,7 @@ class LLMBackend(ABC):
         """Answer many conversations, yielding ``(index, result)`` as soon as each is ready, so a
         caller can save every answer before the next one arrives.
 
-        A per-item :class:`~spokenemo.errors.BackendError` is yielded as the result; an
+        A per-item :class:`~spokenemo.core.errors.BackendError` is yielded as the result; an
         ``AuthenticationError`` is raised. The base version works in chunks of
         :attr:`chunk_size` conversations (the batch a backend generates together); with a
         ``seed`` (backends with :attr:`supports_seed` only) the chunk starting at conversation

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from ..errors import ModelNotFoundError
+from spokenemo.core.errors import ModelNotFoundError
 
 log = logging.getLogger(__name__)
 

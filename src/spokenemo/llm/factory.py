@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
-from .base import LLMBackend
+from spokenemo.core.errors import ConfigError
+from spokenemo.llm.base import LLMBackend
 
 BACKEND_KINDS = ("embedded", "transformers", "openai", "llamacpp")
 
@@ -29,8 +29,8 @@ def get_backend(kind: str, **options: Any) -> LLMBackend:
     opts = {k: v for k, v in options.items() if v is not None}
     kind = kind.lower().strip()
     if kind == "embedded":
-        from .embedded import EMBEDDED_NAME, embedded_model_dir
-        from .transformers_backend import TransformersBackend
+        from spokenemo.llm.embedded import EMBEDDED_NAME, embedded_model_dir
+        from spokenemo.llm.transformers_backend import TransformersBackend
 
         if "model" in opts:
             raise ConfigError("the embedded backend always uses SmolLM2-135M-Instruct; it takes no model",
@@ -39,18 +39,18 @@ def get_backend(kind: str, **options: Any) -> LLMBackend:
         backend.name = "embedded"
         return backend
     if kind == "transformers":
-        from .transformers_backend import TransformersBackend
+        from spokenemo.llm.transformers_backend import TransformersBackend
 
         if "model" not in opts:
             raise ConfigError("the transformers backend needs a model (a local folder or a hub id)",
                               hint="pass --model PATH_OR_ID, or use --backend embedded")
         return TransformersBackend(opts.pop("model"), **opts)
     if kind == "openai":
-        from .openai_backend import OpenAIBackend
+        from spokenemo.llm.openai_backend import OpenAIBackend
 
         return OpenAIBackend(opts.pop("model", None), **opts)
     if kind == "llamacpp":
-        from .llamacpp_backend import LlamaCppBackend
+        from spokenemo.llm.llamacpp_backend import LlamaCppBackend
 
         return LlamaCppBackend(opts.pop("model", None), **opts)
     raise ConfigError(f"unknown LLM backend {kind!r}", hint=f"use one of: {', '.join(BACKEND_KINDS)}")

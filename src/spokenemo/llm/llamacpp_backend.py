@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BackendError, ModelNotFoundError
-from .base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
+from spokenemo.core.errors import BackendError, ModelNotFoundError
+from spokenemo.llm.base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class LlamaCppBackend(LLMBackend):
         from llama_cpp import Llama
 
         if model_path is None:
-            from .embedded import EMBEDDED_NAME, embedded_gguf_path
+            from spokenemo.llm.embedded import EMBEDDED_NAME, embedded_gguf_path
 
             model_path, model_name = embedded_gguf_path(), model_name or EMBEDDED_NAME
         path = Path(model_path)

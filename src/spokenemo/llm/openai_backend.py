@@ -6,9 +6,9 @@
 - Batches run concurrently (asyncio + one ``httpx.AsyncClient`` + a semaphore of ``concurrency``).
 - 429, 5xx, timeouts and connection errors are retried with exponential backoff and jitter; a
   ``Retry-After`` header (seconds or an HTTP date) is honoured, capped at ``retry_max_s``.
-- 401/403 raise :class:`~spokenemo.errors.AuthenticationError` at once (retrying cannot help).
+- 401/403 raise :class:`~spokenemo.core.errors.AuthenticationError` at once (retrying cannot help).
 - A 200 answer that is not valid JSON (malformed, or cut short) raises
-  :class:`~spokenemo.errors.BackendError` naming the URL and what to check.
+  :class:`~spokenemo.core.errors.BackendError` naming the URL and what to check.
 - Reasoning models: DeepSeek's ``reasoning_content`` (or ``reasoning``, as some vLLM/Ollama
   versions call it) and inline ``<think>...</think>`` both end up in ``ChatResult.reasoning``.
 """
@@ -32,8 +32,8 @@ from urllib.parse import urlparse
 
 import httpx
 
-from ..errors import AuthenticationError, BackendError
-from .base import ChatResult, LLMBackend, Message, check_messages, split_reasoning
+from spokenemo.core.errors import AuthenticationError, BackendError
+from spokenemo.llm.base import ChatResult, LLMBackend, Message, check_messages, split_reasoning
 
 log = logging.getLogger(__name__)
 

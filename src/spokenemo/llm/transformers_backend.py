@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, ModelNotFoundError
-from .base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
+from spokenemo.core.errors import BackendError, ModelNotFoundError
+from spokenemo.llm.base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
 
 log = logging.getLogger(__name__)
 

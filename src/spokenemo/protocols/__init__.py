@@ -1,6 +1,9 @@
-"""Evaluation protocols: label names and sets, folds, manifest summaries."""
+"""Evaluation protocols: label names and sets, folds, manifest summaries, metrics and their figures.
 
-from .folds import (
+``plot_confusion`` imports matplotlib only when called.
+"""
+
+from spokenemo.protocols.folds import (
     MELD4_PER_CLASS,
     MELD4_SEED,
     PROTOCOLS,
@@ -21,7 +24,7 @@ from .folds import (
     speaker_kfold,
     write_folds,
 )
-from .labels import (
+from spokenemo.protocols.labels import (
     CANONICAL,
     LABEL_SETS,
     LabelledUtterances,
@@ -30,9 +33,23 @@ from .labels import (
     get_label_set,
     normalize_label,
 )
-from .summary import ManifestSummary, summarize
+from spokenemo.protocols.metrics import (
+    SCALARS,
+    AggregateResult,
+    ClassificationResult,
+    MetricWarning,
+    aggregate_metrics,
+    ccc,
+    compute_metrics,
+    confusion_matrix,
+    metrics_from_confusion,
+)
+from spokenemo.protocols.plots import plot_confusion, row_percentages
+from spokenemo.protocols.summary import ManifestSummary, summarize
 
 __all__ = [
+    "SCALARS", "AggregateResult", "ClassificationResult", "MetricWarning", "aggregate_metrics", "ccc",
+    "compute_metrics", "confusion_matrix", "metrics_from_confusion", "plot_confusion", "row_percentages",
     "CANONICAL", "LABEL_SETS", "MELD4_PER_CLASS", "MELD4_SEED", "PROTOCOLS", "SPEAKER_SHARING_SPLITS",
     "Fold", "LabelSet", "LabelledUtterances", "ManifestSummary", "apply_label_set", "build_folds",
     "check_speaker_independence", "contiguous_groups", "cross_corpus", "fold_counts", "get_label_set",

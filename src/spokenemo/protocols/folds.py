@@ -1,8 +1,8 @@
 """Evaluation folds: which utterances train, validate and test, built deterministically.
 
-Every builder takes a list of :class:`~spokenemo.corpora.manifest.Utterance` and returns a list of
+Every builder takes a list of :class:`~spokenemo.data.manifest.Utterance` and returns a list of
 :class:`Fold`. The rule of the project is that no speaker is in both the training and the test part
-of a fold: builders check it and raise :class:`~spokenemo.errors.ProtocolError` naming the speakers.
+of a fold: builders check it and raise :class:`~spokenemo.core.errors.ProtocolError` naming the speakers.
 The one protocol that cannot honour it is the official MELD/EmoryNLP split (its speakers are TV
 characters who appear in every split); there the fold says so itself with
 ``speaker_independent=False``, which is written into the fold files and printed by the CLI.
@@ -26,10 +26,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..corpora.manifest import Utterance
-from ..errors import LabelError, ProtocolError
-from ..fileio import atomic_write
-from .labels import LabelledUtterances, apply_label_set, corpus_key, get_label_set
+from spokenemo.core.errors import LabelError, ProtocolError
+from spokenemo.core.fileio import atomic_write
+from spokenemo.data.manifest import Utterance
+from spokenemo.protocols.labels import LabelledUtterances, apply_label_set, corpus_key, get_label_set
 
 log = logging.getLogger(__name__)
 

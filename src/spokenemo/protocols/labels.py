@@ -12,7 +12,7 @@ Three layers, each a plain lookup:
 3. :class:`LabelSet` -- the ordered classes of a protocol (``"4class"`` = angry, happy, neutral,
    sad, with excited merged into happy as in the IEMOCAP 4-class protocol). Applying a set keeps the
    utterances whose label belongs to it, maps merged labels, and *counts* what it drops; a label
-   nobody knows raises :class:`~spokenemo.errors.LabelError`.
+   nobody knows raises :class:`~spokenemo.core.errors.LabelError`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ..corpora.manifest import Utterance
-from ..corpora.recipes import RAW_LABEL_MAPS
-from ..errors import LabelError
+from spokenemo.core.errors import LabelError
+from spokenemo.data.manifest import Utterance
+from spokenemo.data.recipes import RAW_LABEL_MAPS
 
 log = logging.getLogger(__name__)
 

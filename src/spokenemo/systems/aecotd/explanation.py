@@ -1,0 +1,202 @@
+"""``explain(student, wav)``: which emotion, how sure, from which cues, and why.
+
+>>> student = load_student("runs/ravdess-fold1")                  # doctest: +SKIP
+>>> e = explain(student, "clip.wav", text="Kids are talking by the door")  # doctest: +SKIP
+>>> e.emotion, e.probabilities, e.cue_text, e.explanation         # doctest: +SKIP
+
+A student trained with speaker-relative cues words each cue against the speaker's own medians.
+For a new speaker those come from other clips of the same person (no labels needed):
+
+>>> ref = speaker_reference(student, ["speaker_a/"])               # doctest: +SKIP
+>>> explain(student, "speaker_a/clip.wav", reference=ref).relative_to  # doctest: +SKIP
+"this speaker's 12 reference clips"
+
+Without a reference a lone clip is worded against the training medians, which a recording's gain
+(intensity) and a voice's range (pitch) can shift; ``Explanation.relative_to`` says which applies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spokenemo.core.errors import AudioError, ConfigError
+from spokenemo.systems.aecotd.cuetext import cues_of_file, render
+from spokenemo.systems.aecotd.inference import student_cue_settings
+from spokenemo.systems.aecotd.inputs import StudentInput
+from spokenemo.systems.aecotd.prediction import Student, predict
+
+log = logging.getLogger(__name__)
+
+#: Speaker name under which reference medians are added to the thresholds.
+REFERENCE_SPEAKER = "<reference>"
+TRAINING_MEDIANS = "the training medians"
+
+
+@dataclass(frozen=True)
+class SpeakerReference:
+    """Cue rows of other, unlabelled clips of one speaker, for speaker-relative cue words.
+
+    Attributes
+    ----------
+    rows : tuple of dict
+        Raw cue values per readable clip.
+    failed : dict
+        Path -> why it was skipped (unreadable, too short, ...).
+    """
+
+    rows: tuple[dict[str, Any], ...]
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def uses_speaker_medians(student: Student) -> bool:
+    """Whether the student words cues against each speaker's own medians (then give a reference)."""
+    thresholds = student_cue_settings(student)[1]
+    return thresholds is not None and bool(thresholds.speaker_relative)
+
+
+def _reference_files(paths: Sequence[str | Path]) -> list[Path]:
+    from spokenemo.data._find import iter_audio
+
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(iter_audio(p, recursive=True))
+            if not found:
+                raise ConfigError(f"reference folder {p} has no audio files",
+                                  hint="give clips (.wav, .flac, .opus, ...) of the same speaker")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+def speaker_reference(student: Student, paths: Sequence[str | Path]) -> SpeakerReference:
+    """Cues of reference clips (files or folders of one speaker), computed as the student's were.
+
+    Unreadable clips are skipped and listed in ``failed``.
+
+    Raises
+    ------
+    ConfigError
+        Fewer readable clips than the student's thresholds need for a speaker's own medians, or a
+        student without cues.
+    """
+    _, thresholds, extraction = student_cue_settings(student)
+    if thresholds is None:
+        raise ConfigError("this student reads no cues, so reference clips have nothing to set",
+                          hint="leave out the reference")
+    rows, failed = [], {}
+    for f in _reference_files(paths):
+        try:
+            rows.append(cues_of_file(f, extraction).to_row())
+        except AudioError as err:
+            failed[str(f)] = str(err)
+            log.warning("reference clip skipped: %s", err)
+    need = thresholds.min_speaker_utterances
+    if len(rows) < need:
+        raise ConfigError(f"{len(rows)} readable reference clips; a speaker's own medians need at least {need}",
+                          hint="give more clips of the same speaker (a folder works), or no reference")
+    return SpeakerReference(rows=tuple(rows), failed=failed)
+
+
+@dataclass
+class Explanation:
+    """The student's answer for one clip.
+
+    Attributes
+    ----------
+    emotion : str
+        Predicted label.
+    probabilities : dict
+        Label -> probability (label scoring).
+    transcript : str
+        Given or recognised text.
+    transcript_source : str
+        ``"given"`` or the ASR backend name.
+    cues : dict
+        Raw cue values (pitch in Hz, intensity in dBFS, rates in syll/s, segment lists).
+    cue_text : str
+        The cue text the student read.
+    explanation : str or None
+        The generated chain of thought (None for students trained without one).
+    relative_to : str
+        What the cue words compare with: the speaker's reference clips or the training medians.
+    """
+
+    emotion: str
+    probabilities: dict[str, float]
+    transcript: str
+    transcript_source: str
+    cues: dict[str, Any] = field(default_factory=dict)
+    cue_text: str = ""
+    explanation: str | None = None
+    relative_to: str = TRAINING_MEDIANS
+
+    def to_json(self) -> dict[str, Any]:
+        return {"emotion": self.emotion, "probabilities": self.probabilities, "transcript": self.transcript,
+                "transcript_source": self.transcript_source, "cues": self.cues, "cue_text": self.cue_text,
+                "explanation": self.explanation, "relative_to": self.relative_to}
+
+
+def explain(student: Student, wav_path: str | Path, text: str | None = None, *, asr: str = "auto",
+            asr_model: str | Path | None = None, start: float | None = None, end: float | None = None,
+            max_new_tokens: int = 160, reference: SpeakerReference | None = None) -> Explanation:
+    """Predict and explain the emotion of one audio file.
+
+    Parameters
+    ----------
+    student : Student
+        From :func:`spokenemo.systems.aecotd.prediction.load_student`.
+    wav_path : path
+        Any audio file :func:`spokenemo.audio.load_audio` reads.
+    text : str, optional
+        The transcript; without it, an ASR backend transcribes the clip.
+    asr, asr_model : see :func:`spokenemo.models.asr.get_transcriber`.
+    start, end : float, optional
+        Segment of the file in seconds.
+    max_new_tokens : int
+        Bound on the explanation's length.
+    reference : SpeakerReference, optional
+        Other clips of the same speaker (:func:`speaker_reference`). A student trained with
+        speaker-relative cues words this clip against their medians; other students were trained
+        against fixed training medians and ignore it.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be read (missing, not audio, empty, too short).
+    """
+    from spokenemo.audio import load_audio
+
+    samples = load_audio(wav_path, start=start, end=end, sr=16000)
+    source = "given"
+    if text is None:
+        from spokenemo.models.asr import resolve_backend, transcribe
+
+        text, source = transcribe(samples, backend=asr, model_path=asr_model), resolve_backend(asr, asr_model)
+    cfg, thresholds, extraction = student_cue_settings(student)
+    raw: dict[str, Any] = {}
+    cue_text = ""
+    relative_to = TRAINING_MEDIANS
+    if thresholds is not None:
+        raw = cues_of_file(wav_path, extraction, start=start, end=end).to_row()
+        row: dict[str, Any] = dict(raw)
+        if reference is not None and thresholds.speaker_relative:
+            thresholds = thresholds.with_speakers([{**r, "speaker": REFERENCE_SPEAKER} for r in reference.rows])
+            row["speaker"] = REFERENCE_SPEAKER
+            relative_to = f"this speaker's {len(reference)} reference clips"
+        elif reference is not None:
+            log.warning("this student was trained with fixed training medians; the reference clips are not used")
+        cue_text = render(row, thresholds, cfg)
+    pred = predict(student, [StudentInput(key=str(wav_path), transcript=text, cue_text=cue_text)],
+                   explain=student.cot, max_new_tokens=max_new_tokens)[0]
+    return Explanation(emotion=str(pred.predicted), probabilities=pred.probabilities, transcript=text,
+                       transcript_source=source, cues=raw, cue_text=cue_text, explanation=pred.explanation,
+                       relative_to=relative_to)

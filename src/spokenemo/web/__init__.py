@@ -1,5 +1,0 @@
-"""Static HTML pages: a self-contained report of explanations a person can listen to and check."""
-
-from .page import ClipResult, write_explanation_page
-
-__all__ = ["ClipResult", "write_explanation_page"]
