@@ -85,3 +85,11 @@ class AuthenticationError(BackendError):
 
 class ModelNotFoundError(SpokenemoError):
     """Weights or a model directory are missing."""
+
+
+class MissingDependencyError(SpokenemoError, ImportError):
+    """An optional package is not installed; the hint names the extra that brings it.
+
+    It is an :class:`ImportError` too, so code that skips a system when a module is missing
+    keeps working.
+    """
