@@ -51,7 +51,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from spokenemo.core.errors import ConfigError
+from spokenemo.core.lazy import optional_import
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.piptrack import piptrack_pitch
 from spokenemo.features.cues.tracks import FrameTracks, hann_window
@@ -221,12 +221,8 @@ def spectral_tilt_db(tracks: FrameTracks) -> float:
 
 def praat_voice_quality(y: np.ndarray, config: CueExtractionConfig) -> tuple[float, float, float]:
     """``(jitter %, shimmer %, HNR dB)`` from Praat (parselmouth), Praat's default parameters."""
-    try:
-        import parselmouth
-        from parselmouth.praat import call
-    except ImportError as err:  # pragma: no cover - parselmouth is a declared extra
-        raise ConfigError("voice_quality 'praat' needs parselmouth",
-                          hint="pip install praat-parselmouth, or use voice_quality 'tracks'") from err
+    parselmouth = optional_import("parselmouth", purpose="voice_quality 'praat' (or use voice_quality 'tracks')")
+    call = optional_import("parselmouth.praat").call
     snd = parselmouth.Sound(np.asarray(y, dtype=np.float64), sampling_frequency=config.sr)
     points = call(snd, "To PointProcess (periodic, cc)", config.fmin, config.fmax)
     jitter = call(points, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spokenemo.audio import load_audio
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.extended import extended_cues
 from spokenemo.features.cues.fine import FineCues, fine_cues
@@ -171,8 +172,6 @@ def extract_cues(y: np.ndarray, config: CueExtractionConfig | None = None) -> Ut
 def load_for_cues(path: str | Path, *, start: float | None = None, end: float | None = None,
                   config: CueExtractionConfig | None = None) -> np.ndarray:
     """Load (a segment of) an audio file at the cue sample rate (typed AudioError on bad input)."""
-    from spokenemo.audio import load_audio
-
     cfg = config or CueExtractionConfig()
     return load_audio(path, start=start, end=end, sr=cfg.sr)
 

@@ -7,16 +7,16 @@ tracker with fewer octave errors. Their result is one value per frame of the cue
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.core.lazy import optional_import
 from spokenemo.features.cues.config import CueExtractionConfig
 
 
 def pyin_pitch(y: np.ndarray, config: CueExtractionConfig, n_frames: int) -> np.ndarray:
     """``librosa.pyin`` with ``frame_length = n_fft`` on the same centred grid; unvoiced = 0."""
-    import librosa
-
     f0, voiced, _ = librosa.pyin(y, fmin=config.fmin, fmax=config.fmax, sr=config.sr,
                                  frame_length=config.n_fft, hop_length=config.hop_length, center=True)
     out = np.where(voiced & np.isfinite(f0), f0, 0.0)
@@ -29,11 +29,7 @@ def praat_pitch(y: np.ndarray, config: CueExtractionConfig, n_frames: int) -> np
     Praat places its own frames (it needs ~3 periods of the pitch floor per frame); each cue frame
     takes the value of the nearest Praat frame when that is within one hop, else 0.
     """
-    try:
-        import parselmouth
-    except ImportError as err:  # pragma: no cover - parselmouth is a declared extra
-        raise ConfigError("pitch_backend 'praat' needs parselmouth",
-                          hint="pip install praat-parselmouth, or use pitch_backend 'piptrack' or 'pyin'") from err
+    parselmouth = optional_import("parselmouth", purpose="pitch_backend 'praat' (or use 'piptrack' or 'pyin')")
     snd = parselmouth.Sound(np.asarray(y, dtype=np.float64), sampling_frequency=config.sr)
     step = config.hop_length / config.sr
     pitch = snd.to_pitch_ac(time_step=step, pitch_floor=config.fmin, pitch_ceiling=config.fmax)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.extract import UtteranceCues
+from spokenemo.features.cues.fine import fine_details, segment_spans
 from spokenemo.features.cues.syllables import syllable_nuclei
 from spokenemo.features.cues.thresholds import Thresholds
 from spokenemo.features.cues.tracks import FrameTracks
@@ -75,86 +78,25 @@ def plot_cues(
     Path
         ``path``.
     """
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-
-    from spokenemo.features.cues.fine import fine_details, segment_spans
-
     n = n_segments if n_segments is not None else (7 if 7 in cues.fine else min(cues.fine))
     cfg = config or CueExtractionConfig()
     details = fine_details(tracks, cfg.model_copy(update={"n_segments": (n,)}))[n]
-    fine = details.cues
-    sr = tracks.sr
-    t_sig = np.arange(y.size) / sr
-    t = tracks.times()
-    duration = tracks.duration
-    edges = np.append(segment_spans(tracks.n_samples, n)[0], tracks.n_samples) / sr
+    edges = np.append(segment_spans(tracks.n_samples, n)[0], tracks.n_samples) / tracks.sr
     nuclei = syllable_nuclei(tracks, config) if cues.syllables else np.zeros(0, dtype=int)
 
-    fig = Figure(figsize=(13, 7.2))
+    fig = Figure(figsize=(13, 7.2))  # no pyplot: no global state, no GUI backend
     ax_w, ax_p, ax_i = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1.0, 1.3, 1.3]})
     head = title + "\n" if title else ""
     fig.suptitle(head + _coarse_line(cues, thresholds, speaker), fontsize=10)
-
-    # waveform, sounding frames, nuclei
-    ax_w.plot(t_sig, y, lw=0.4, color="0.25")
-    ax_w.fill_between(t, -1, 1, where=tracks.sounding, color="tab:green", alpha=0.12, step="mid", lw=0,
-                      label="sounding")
-    peak = float(np.max(np.abs(y))) or 1.0
-    ax_w.set_ylim(-1.05 * peak, 1.05 * peak)
-    if nuclei.size:
-        ax_w.plot(t[nuclei], np.full(nuclei.size, 0.9 * peak), "v", color="tab:red", ms=5,
-                  label=f"syllable nuclei ({cues.syllables})")
-    ax_w.set_ylabel("waveform")
-    ax_w.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, framealpha=0.9)
-
-    # pitch: voiced frames; those below the silence threshold (counted unless the gating option
-    # is on) in grey, so pitch "found" in background noise is visible as such
-    voiced = tracks.voiced
-    loud = voiced & tracks.sounding
-    quiet = voiced & ~tracks.sounding
-    ax_p.plot(t[loud], tracks.pitch[loud], ".", ms=2.5, color="tab:blue", label="pitch (voiced frames)")
-    if quiet.any():
-        ax_p.plot(t[quiet], tracks.pitch[quiet], ".", ms=2.0, color="0.65", label="pitch in silent frames")
-    ax_p.set_ylabel("pitch (Hz)")
-    if voiced.any():
-        lo, hi = np.percentile(tracks.pitch[voiced], [1, 99])
-        pad = max(10.0, 0.1 * (hi - lo))
-        ax_p.set_ylim(max(0.0, lo - pad), hi + 2.2 * pad)
-    else:
-        ax_p.set_ylim(0, 1)
-    if cues.coarse["pitch"] > 0:
-        ax_p.axhline(cues.coarse["pitch"], color="tab:blue", lw=0.8, ls=":", label="mean pitch")
-
-    # intensity
-    ax_i.plot(t, tracks.intensity_db, lw=1.0, color="tab:orange", label="intensity (frame RMS)")
-    ax_i.axhline(tracks.silence_db, color="0.4", lw=0.8, ls="--", label=f"silence threshold {tracks.silence_db:.0f} dB")
-    ax_i.axhline(tracks.noise_db, color="0.6", lw=0.8, ls=":", label=f"noise level {tracks.noise_db:.0f} dB")
-    finite = tracks.intensity_db[tracks.intensity_db > tracks.db_floor]
-    low = float(finite.min()) if finite.size else tracks.db_floor
-    ax_i.set_ylim(max(tracks.db_floor, low - 5), tracks.peak_db + 12)
-    ax_i.set_ylabel("intensity (dBFS)")
-    ax_i.set_xlabel("time (s)")
-
-    # segment boundaries, segment means, window bounds and normalised values
-    panels = ((ax_p, fine.pitch, details.pitch_means, details.pitch_bounds, "pitch", "tab:blue"),
-              (ax_i, fine.intensity, details.intensity_means, details.intensity_bounds, "intensity", "tab:red"))
-    for ax, values, seg_means, (f_min, f_max), name, colour in panels:
-        top = ax.get_ylim()[1]
-        if np.isfinite(f_min):
-            for level, which in ((f_min, "min"), (f_max, "max")):
-                ax.axhline(level, color=colour, lw=0.6, ls=(0, (4, 3)), alpha=0.6)
-                ax.text(duration, level, f"F_{which} ", fontsize=7, color=colour, va="bottom", ha="right")
-        for k in range(n):
-            if k:
-                ax.axvline(edges[k], color="0.5", lw=0.7, alpha=0.7)
-            if np.isfinite(seg_means[k]) and not details.silent[k]:
-                ax.hlines(seg_means[k], edges[k], edges[k + 1], color="black", lw=1.6, alpha=0.8,
-                          label="segment mean" if k == int(np.argmax(~details.silent)) else None)
-            ax.text((edges[k] + edges[k + 1]) / 2, top, f"{values[k]:.2f}", ha="center", va="top",
-                    fontsize=9, color="black", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7"})
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, framealpha=0.9)
-        ax.set_title(f"{name} by segment (n = {n}, normalised to [0, 1])", fontsize=8, loc="left")
-    ax_w.set_xlim(0, duration)
+    _waveform_panel(ax_w, y, tracks, nuclei, cues.syllables)
+    _pitch_panel(ax_p, tracks, cues.coarse["pitch"])
+    _intensity_panel(ax_i, tracks)
+    panels = ((ax_p, details.cues.pitch, details.pitch_means, details.pitch_bounds, "pitch", "tab:blue"),
+              (ax_i, details.cues.intensity, details.intensity_means, details.intensity_bounds, "intensity",
+               "tab:red"))
+    for ax, values, seg_means, bounds, name, colour in panels:
+        _segment_overlay(ax, values, seg_means, bounds, details.silent, edges, tracks.duration, name, colour)
+    ax_w.set_xlim(0, tracks.duration)
     for ax in (ax_w, ax_p, ax_i):
         ax.grid(alpha=0.25)
     fig.tight_layout()
@@ -162,3 +104,78 @@ def plot_cues(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def _legend(ax: Any) -> None:
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, framealpha=0.9)
+
+
+def _waveform_panel(ax: Any, y: np.ndarray, tracks: FrameTracks, nuclei: np.ndarray, syllables: Any) -> None:
+    """Waveform, sounding frames and syllable nuclei."""
+    t_sig = np.arange(y.size) / tracks.sr
+    t = tracks.times()
+    ax.plot(t_sig, y, lw=0.4, color="0.25")
+    ax.fill_between(t, -1, 1, where=tracks.sounding, color="tab:green", alpha=0.12, step="mid", lw=0,
+                    label="sounding")
+    peak = float(np.max(np.abs(y))) or 1.0
+    ax.set_ylim(-1.05 * peak, 1.05 * peak)
+    if nuclei.size:
+        ax.plot(t[nuclei], np.full(nuclei.size, 0.9 * peak), "v", color="tab:red", ms=5,
+                label=f"syllable nuclei ({syllables})")
+    ax.set_ylabel("waveform")
+    _legend(ax)
+
+
+def _pitch_panel(ax: Any, tracks: FrameTracks, mean_pitch: float) -> None:
+    """Voiced frames; those below the silence threshold (counted unless the gating option is on)
+    in grey, so pitch "found" in background noise is visible as such."""
+    t = tracks.times()
+    voiced = tracks.voiced
+    loud = voiced & tracks.sounding
+    quiet = voiced & ~tracks.sounding
+    ax.plot(t[loud], tracks.pitch[loud], ".", ms=2.5, color="tab:blue", label="pitch (voiced frames)")
+    if quiet.any():
+        ax.plot(t[quiet], tracks.pitch[quiet], ".", ms=2.0, color="0.65", label="pitch in silent frames")
+    ax.set_ylabel("pitch (Hz)")
+    if voiced.any():
+        lo, hi = np.percentile(tracks.pitch[voiced], [1, 99])
+        pad = max(10.0, 0.1 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), hi + 2.2 * pad)
+    else:
+        ax.set_ylim(0, 1)
+    if mean_pitch > 0:
+        ax.axhline(mean_pitch, color="tab:blue", lw=0.8, ls=":", label="mean pitch")
+
+
+def _intensity_panel(ax: Any, tracks: FrameTracks) -> None:
+    """Frame intensity with the silence threshold and the noise level."""
+    ax.plot(tracks.times(), tracks.intensity_db, lw=1.0, color="tab:orange", label="intensity (frame RMS)")
+    ax.axhline(tracks.silence_db, color="0.4", lw=0.8, ls="--", label=f"silence threshold {tracks.silence_db:.0f} dB")
+    ax.axhline(tracks.noise_db, color="0.6", lw=0.8, ls=":", label=f"noise level {tracks.noise_db:.0f} dB")
+    finite = tracks.intensity_db[tracks.intensity_db > tracks.db_floor]
+    low = float(finite.min()) if finite.size else tracks.db_floor
+    ax.set_ylim(max(tracks.db_floor, low - 5), tracks.peak_db + 12)
+    ax.set_ylabel("intensity (dBFS)")
+    ax.set_xlabel("time (s)")
+
+
+def _segment_overlay(ax: Any, values: Any, seg_means: np.ndarray, bounds: tuple[float, float],
+                     silent: np.ndarray, edges: np.ndarray, duration: float, name: str, colour: str) -> None:
+    """Segment boundaries, segment means, window bounds and the normalised values."""
+    f_min, f_max = bounds
+    top = ax.get_ylim()[1]
+    if np.isfinite(f_min):
+        for level, which in ((f_min, "min"), (f_max, "max")):
+            ax.axhline(level, color=colour, lw=0.6, ls=(0, (4, 3)), alpha=0.6)
+            ax.text(duration, level, f"F_{which} ", fontsize=7, color=colour, va="bottom", ha="right")
+    n = len(values)
+    for k in range(n):
+        if k:
+            ax.axvline(edges[k], color="0.5", lw=0.7, alpha=0.7)
+        if np.isfinite(seg_means[k]) and not silent[k]:
+            ax.hlines(seg_means[k], edges[k], edges[k + 1], color="black", lw=1.6, alpha=0.8,
+                      label="segment mean" if k == int(np.argmax(~silent)) else None)
+        ax.text((edges[k] + edges[k + 1]) / 2, top, f"{values[k]:.2f}", ha="center", va="top",
+                fontsize=9, color="black", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7"})
+    _legend(ax)
+    ax.set_title(f"{name} by segment (n = {n}, normalised to [0, 1])", fontsize=8, loc="left")

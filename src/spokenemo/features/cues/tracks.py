@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.piptrack import piptrack_pitch
+from spokenemo.features.cues.pitch_backends import backend_pitch
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,6 @@ def compute_tracks(y: np.ndarray, config: CueExtractionConfig | None = None, *,
         pitch = piptrack_pitch(magnitude, sr=cfg.sr, n_fft=cfg.n_fft, fmin=cfg.fmin, fmax=cfg.fmax,
                                threshold=cfg.piptrack_threshold, pick=cfg.pitch_pick).astype(np.float64)
     else:
-        from spokenemo.features.cues.pitch_backends import backend_pitch
         pitch = backend_pitch(y, cfg, n_frames)
     voiced = pitch > 0
     if cfg.gate_pitch_by_silence:
