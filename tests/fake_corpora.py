@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile as sf
 
@@ -21,8 +22,6 @@ def write_audio(path: Path, seconds: float = SECONDS, sr: int = SR, seed: int = 
     x = (np.random.default_rng(seed).standard_normal(int(round(seconds * sr))) * 0.1).astype(np.float32)
     suffix = path.suffix.lower()
     if suffix == ".mp4":
-        import av
-
         with av.open(str(path), "w", format="mp4") as c:
             stream = c.add_stream("aac", rate=sr)
             stream.layout = "mono"
@@ -116,13 +115,23 @@ IEMOCAP_TURNS = [
 ]
 
 
-def make_iemocap(root: Path, sessions: tuple[int, ...] = (1, 2), drop: tuple[str, ...] = ()) -> dict:
-    """Sessions with one improvised (female-led) and one scripted (male-led) dialog each."""
+#: A turn whose id number is the highest of its dialog but which starts first: turn order must
+#: come from the timestamps, not from the ids.
+IEMOCAP_LATE_ID = ("impro01", "F002", 0.5, 1.2, "hap", "Hello?")
+
+
+def make_iemocap(root: Path, sessions: tuple[int, ...] = (1, 2), drop: tuple[str, ...] = (),
+                 late_id: bool = False) -> dict:
+    """Sessions with one improvised (female-led) and one scripted (male-led) dialog each.
+
+    ``late_id`` adds :data:`IEMOCAP_LATE_ID` to every improvised dialog (listed last in the files).
+    """
     n = 0
+    rows = IEMOCAP_TURNS + ([IEMOCAP_LATE_ID] if late_id else [])
     for s in sessions:
         sdir = root / f"Session{s}"
         by_dialog: dict[str, list[tuple]] = {}
-        for dialog, turn, start, end, label, text in IEMOCAP_TURNS:
+        for dialog, turn, start, end, label, text in rows:
             lead = "F" if dialog.startswith("impro") else "M"
             name = f"Ses{s:02d}{lead}_{dialog}"
             by_dialog.setdefault(name, []).append((f"{name}_{turn}", start, end, label, text))
@@ -141,7 +150,7 @@ def make_iemocap(root: Path, sessions: tuple[int, ...] = (1, 2), drop: tuple[str
                 if t not in drop:
                     write_audio(sdir / "sentences" / "wav" / name / f"{t}.wav", seed=n)
                 n += 1
-    return {"n": n, "per_session": len(IEMOCAP_TURNS)}
+    return {"n": n, "per_session": len(rows)}
 
 
 # --- EmoDB ---------------------------------------------------------------------------------------
@@ -181,18 +190,27 @@ MSP_ROWS = [("MSP-PODCAST_0001_0008.wav", "N", "3.0", "4.0", "3.5", "127", "Fema
             ("MSP-PODCAST_0004_0001.wav", "C", "4.2", "3.0", "4.0", "55", "Male", "Test2")]
 
 
-def make_msp_podcast(root: Path, missing: tuple[str, ...] = ()) -> dict:
+#: Segments of one podcast listed out of order, two with a part number, and a name of another form.
+MSP_MORE_ROWS = [("MSP-PODCAST_0005_0012.wav", "S", "3.0", "3.0", "3.0", "77", "Male", "Train"),
+                 ("MSP-PODCAST_0005_0003_0002.wav", "N", "3.0", "3.0", "3.0", "77", "Male", "Train"),
+                 ("MSP-PODCAST_0005_0003_0001.wav", "N", "3.0", "3.0", "3.0", "78", "Female", "Train"),
+                 ("podcast_extra_clip.wav", "H", "3.0", "3.0", "3.0", "78", "Female", "Train")]
+
+
+def make_msp_podcast(root: Path, missing: tuple[str, ...] = (), more: bool = False) -> dict:
+    """The label table of :data:`MSP_ROWS` (plus :data:`MSP_MORE_ROWS` with ``more``) and its audio."""
+    rows = MSP_ROWS + (MSP_MORE_ROWS if more else [])
     lines = ["FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set"]
-    lines += [",".join(r) for r in MSP_ROWS]
+    lines += [",".join(r) for r in rows]
     (root / "Labels").mkdir(parents=True)
     (root / "Labels" / "labels_consensus.csv").write_text("\n".join(lines) + "\n")
     (root / "Transcripts").mkdir()
-    for i, r in enumerate(MSP_ROWS):
+    for i, r in enumerate(rows):
         stem = r[0][:-4]
         if stem not in missing:
             write_audio(root / "Audios" / r[0], seed=i)
         (root / "Transcripts" / f"{stem}.txt").write_text(f"text of {stem}\n")
-    return {"n": len(MSP_ROWS)}
+    return {"n": len(rows)}
 
 
 # --- ESD -----------------------------------------------------------------------------------------

@@ -443,6 +443,18 @@ def test_validate_audio_rejects_bad_arrays():
         validate_audio(np.ones(100, np.float32) * 0.1, 16000, path="x.wav", min_duration=0.1)
 
 
+
+def test_validate_audio_warnings_point_at_its_caller():
+    # the checks live in helpers; every warning is still attributed to the code that called validate_audio
+    x = tone(440, 16000, 1.0, amp=1.5).clip(-1, 1)
+    x[5] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        validate_audio(x, 16000, path="c.wav")
+        validate_audio(np.zeros(1600, np.float32), 16000, path="z.wav")
+    assert [type(w.message) for w in caught] == [NonFiniteSamplesWarning, ClippingWarning, QuietAudioWarning]
+    assert {Path(w.filename).name for w in caught} == {Path(__file__).name}
+
 # --- real clips ----------------------------------------------------------------------------------
 def test_ravdess_fixture_clip():
     info = audio_info(RAVDESS_CLIP)

@@ -49,6 +49,26 @@ def test_prepare_no_duration_and_bad_corpus(test_data, tmp_path):
     assert not (tmp_path / "x.jsonl").exists()
 
 
+
+def test_prepare_generic_and_readme_aliases(test_data, tmp_path):
+    table = tmp_path / "mine"
+    table.mkdir()
+    clip = sorted((test_data / "ravdess").rglob("*.flac"))[0]
+    (table / "list.csv").write_text(f"path,label,speaker\n{clip},angry,a1\n{clip},calm,a2\n")
+    result = run("prepare", "generic", table, "-o", tmp_path / "g.jsonl")
+    assert result.exit_code == 0, result.output
+    assert [u.speaker for u in read_manifest(tmp_path / "g.jsonl")] == ["a1", "a2"]
+    result = run("prepare", "korean", tmp_path / "nowhere", "-o", tmp_path / "k.jsonl")
+    assert result.exit_code == 2 and "korean_emotiontts: corpus root" in result.output  # the alias reached its recipe
+
+
+def test_prepare_help_lists_recipes_and_aliases():
+    result = run("prepare", "--help")
+    assert result.exit_code == 0
+    for line in ("crema_d (also: crema-d, cremad)", "csv (also: generic)", "folder (also: generic)",
+                 "korean_emotiontts (also: korean)", "msp_podcast (also: msp-podcast, msppodcast)", "  ravdess"):
+        assert line in result.output, line
+
 def test_folds_speaker_kfold_on_fixtures(fixtures, tmp_path):
     out = tmp_path / "folds"
     result = run("folds", fixtures, "--protocol", "speaker-kfold", "--k", "2", "--label-set", "4class", "-o", out)
@@ -180,5 +200,5 @@ def test_stats_without_durations(tmp_path):
 def test_commands_are_registered():
     result = run("--help")
     assert result.exit_code == 0
-    for name in ("prepare", "folds", "stats"):
+    for name in ("prepare", "folds", "stats", "pseudo"):
         assert name in result.output

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 
 import pytest
 
 from spokenemo.core.errors import ProtocolError
-from spokenemo.data import read_manifest
+from spokenemo.data import prepare, read_manifest
 from spokenemo.data.manifest import Utterance
 from spokenemo.protocols.folds import (
     Fold,
@@ -306,9 +307,6 @@ def test_meld4_real_test_set(shared_data):
         emotions = [row["Emotion"] for row in csv.DictReader(fh)]
     expected = {e: emotions.count(e) for e in ("neutral", "joy", "anger", "sadness")}
     assert sum(expected.values()) == 2211  # EmoBox's MELD 4-class test size
-
-    from spokenemo.data import prepare
-
     utts = prepare("meld", shared_data / "meld", with_duration=False)
     full = meld4_test_keys(utts)
     by_key = {u.key: u for u in utts}
@@ -401,3 +399,25 @@ def test_custom_label_set_order_in_index(tmp_path):
     index = read_folds_index(tmp_path)
     assert index["label_set"] == "sad,angry" and index["labels"] == ["sad", "angry"]
     assert index["folds"][0]["counts"]["test"]["classes"] == {"sad": 2, "angry": 2}
+
+
+# --- the fold files of the reference protocols do not change ------------------------------------------
+#: SHA-256 (first 16 hex digits) of the fold files written before the fold code was split into
+#: modules and speaker identities moved to spokenemo.core.speakers.
+REFERENCE_FOLD_FILES = {
+    "ravdess": {"fold1.json": "d7e10ff045e8d4b3", "fold2.json": "4de43fce1cc17032", "fold3.json": "a8e99c68a616e2ca",
+                "fold4.json": "677cbc0360fe749c", "fold5.json": "a77afc9b076d3413", "index.json": "f05775ee16bd228f"},
+    "nemo": {"index.json": "71789639fefba167", "speaker-EB0.json": "606fb6279471dff1",
+             "speaker-IC0.json": "25583227d58b4249", "speaker-KD0.json": "697efd41bc99988b",
+             "speaker-SM0.json": "fae7d5488c74bf73", "speaker-TP0.json": "82f9ef58b4f58b9b"},
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(("corpus", "protocol", "label_set"), [("ravdess", "speaker-kfold", "4class"),
+                                                                ("nemo", "loso-speaker", "nemo6")])
+def test_reference_fold_files_are_byte_identical(shared_data, tmp_path, corpus, protocol, label_set):
+    utts = apply_label_set(prepare(corpus, shared_data / corpus, with_duration=False), label_set)
+    write_folds(build_folds(utts, protocol, k=5), tmp_path, utts)
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(tmp_path.iterdir())}
+    assert digests == REFERENCE_FOLD_FILES[corpus]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import pytest
@@ -82,8 +83,6 @@ def test_corpus_key_spellings():
 def test_recipes_agree_with_label_tables(module, table, corpus):
     # The recipes write canonical labels and keep the raw ones; normalising a recipe's raw label here
     # must give the label it wrote, or manifests and protocols would disagree.
-    import importlib
-
     mapping = getattr(importlib.import_module(f"spokenemo.data.recipes.{module}"), table)
     for raw, canonical in mapping.items():
         assert canonical in CANONICAL

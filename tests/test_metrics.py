@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from matplotlib.image import imread
 from sklearn import metrics as skm
 
 from spokenemo.core.errors import LabelError
@@ -185,8 +186,6 @@ def test_row_percentages():
 
 
 def test_plot_confusion_writes_png(tmp_path):
-    from matplotlib.image import imread
-
     r = compute_metrics(["angry", "happy", "sad", "neutral", "sad"], ["angry", "sad", "sad", "neutral", "x"], LABELS)
     out = plot_confusion(r.confusion, r.labels, tmp_path / "fig" / "cm.png", title="toy", invalid=r.invalid)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

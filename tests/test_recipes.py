@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from spokenemo.core.errors import CorpusLayoutError, LabelError, SpokenemoError
-from spokenemo.data import available_corpora, prepare, read_manifest, write_manifest
+from spokenemo.data import (
+    available_corpora,
+    corpus_names,
+    prepare,
+    read_manifest,
+    resolve_corpus,
+    write_manifest,
+)
 from spokenemo.data.recipes.esd import split_of
 from spokenemo.data.recipes.iemocap import speaker_of
 from spokenemo.data.recipes.meld import fix_mojibake
@@ -58,6 +65,37 @@ def test_alias_and_bad_on_missing(tmp_path):
     with pytest.raises(CorpusLayoutError, match="on_missing must be one of"):
         prepare("nemo", tmp_path / "nemo", on_missing="ignore")
 
+
+
+@pytest.mark.parametrize(("alias", "make", "n"), [
+    ("korean", make_korean, None), ("cremad", make_crema_d, 6), ("msppodcast", make_msp_podcast, 5),
+    ("MSP-Podcast", make_msp_podcast, 5), ("emo-db", make_emodb, None),
+])
+def test_readme_names_are_accepted(tmp_path, alias, make, n):
+    facts = make(tmp_path)
+    assert len(prepare(alias, tmp_path, with_duration=False)) == (n or facts["n"])
+
+
+def test_generic_picks_folder_or_csv_by_the_root(tmp_path):
+    write_audio(tmp_path / "labels" / "angry" / "a.wav")
+    write_audio(tmp_path / "labels" / "sad" / "b.wav")
+    assert {u.label for u in prepare("generic", tmp_path / "labels", with_duration=False)} == {"angry", "sad"}
+    table = tmp_path / "table"
+    write_audio(table / "wav" / "c.wav")
+    (table / "list.csv").write_text("path,label,speaker\nwav/c.wav,joy,s1\n")
+    (table / "notes.csv").write_text("who,what\nme,notes\n")  # not a path,label table
+    by_folder = prepare("generic", table, with_duration=False)  # the folder holding one path,label table
+    by_file = prepare("GENERIC", table / "list.csv", with_duration=False)
+    assert [(u.key, u.label) for u in by_folder] == [(u.key, u.label) for u in by_file] == [("list/s1/c", "happy")]
+    assert resolve_corpus("generic", table) == ("csv", table / "list.csv")
+    assert resolve_corpus("generic", tmp_path / "labels") == ("folder", tmp_path / "labels")
+    assert resolve_corpus("cremad") == ("crema_d", None)
+    with pytest.raises(SpokenemoError, match="'generic' needs the root"):
+        resolve_corpus("generic")
+    names = corpus_names()
+    assert names["folder"] == ["generic"] and names["csv"] == ["generic"]
+    assert names["korean_emotiontts"] == ["korean"] and names["msp_podcast"] == ["msp-podcast", "msppodcast"]
+    assert "cremad" in names["crema_d"] and names["ravdess"] == []
 
 def test_missing_root_is_a_layout_error(tmp_path):
     with pytest.raises(CorpusLayoutError, match="does not exist"):

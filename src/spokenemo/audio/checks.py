@@ -27,6 +27,8 @@ CLIP_FRACTION = 1e-3
 SILENCE_DBFS = -60.0
 #: Length of the windows scanned for the loudest part of the signal, in seconds.
 LOUDNESS_WINDOW = 0.05
+# Warnings point at the caller of validate_audio (helper -> validate_audio -> caller).
+_STACKLEVEL = 3
 
 
 class AudioWarning(UserWarning):
@@ -131,6 +133,19 @@ def validate_audio(
     ValueError
         ``signal`` is not 1-D or ``sr`` is not positive (programming errors).
     """
+    x = _checked_array(signal, sr, path)
+    x = _without_nonfinite(x, path)
+    duration = x.size / sr
+    if duration < min_duration:
+        raise AudioTooShortError(path, f"{duration:.3f} s long, shorter than the minimum of {min_duration:g} s",
+                                 hint="drop the file, or lower min_duration")
+    _warn_if_clipped(x, path, clip_level, clip_fraction)
+    _warn_if_quiet(x, sr, path, silence_dbfs)
+    return x
+
+
+def _checked_array(signal: np.ndarray, sr: int, path: str | Path) -> np.ndarray:
+    """``signal`` as an array: 1-D, non-empty, with a positive rate (else raise)."""
     x = np.asarray(signal)
     if x.ndim != 1:
         raise ValueError(f"validate_audio expects a 1-D mono signal, got shape {x.shape}")
@@ -138,7 +153,11 @@ def validate_audio(
         raise ValueError(f"sample rate must be positive, got {sr}")
     if x.size == 0:
         raise EmptyAudioError(path, "no audio samples", hint="the file (or the start/end segment) is empty; check it or drop it from the manifest")
+    return x
 
+
+def _without_nonfinite(x: np.ndarray, path: str | Path) -> np.ndarray:
+    """``x`` with NaN/Inf samples set to 0 (and a warning); raise when no sample is finite."""
     finite = np.isfinite(x)
     n_bad = int(x.size - np.count_nonzero(finite))
     if n_bad == x.size:
@@ -146,23 +165,22 @@ def validate_audio(
                                   hint="the file is corrupt (or was written from a broken array); re-export or drop it")
     if n_bad:
         warnings.warn(f"{path}: {n_bad} of {x.size} samples were NaN/Inf and were set to 0",
-                      NonFiniteSamplesWarning, stacklevel=2)
+                      NonFiniteSamplesWarning, stacklevel=_STACKLEVEL)
         x = np.where(finite, x, 0).astype(x.dtype, copy=False)
+    return x
 
-    duration = x.size / sr
-    if duration < min_duration:
-        raise AudioTooShortError(path, f"{duration:.3f} s long, shorter than the minimum of {min_duration:g} s",
-                                 hint="drop the file, or lower min_duration")
 
+def _warn_if_clipped(x: np.ndarray, path: str | Path, clip_level: float, clip_fraction: float) -> None:
     n_clipped = int(np.count_nonzero(np.abs(x) >= clip_level))
     if n_clipped > clip_fraction * x.size:
         warnings.warn(f"{path}: {n_clipped} of {x.size} samples ({100 * n_clipped / x.size:.2f} %) are at full scale; "
                       "the recording is probably clipped, so loudness and voice-quality cues will be distorted",
-                      ClippingWarning, stacklevel=2)
+                      ClippingWarning, stacklevel=_STACKLEVEL)
 
+
+def _warn_if_quiet(x: np.ndarray, sr: int, path: str | Path, silence_dbfs: float) -> None:
     level = loudest_dbfs(x, sr)
     if level < silence_dbfs:
         what = "digital silence" if level == float("-inf") else f"loudest 50 ms at {level:.1f} dBFS"
         warnings.warn(f"{path}: near-silent ({what}, threshold {silence_dbfs:g} dBFS); "
-                      "check the channel, the gain or the start/end offsets", QuietAudioWarning, stacklevel=2)
-    return x
+                      "check the channel, the gain or the start/end offsets", QuietAudioWarning, stacklevel=_STACKLEVEL)

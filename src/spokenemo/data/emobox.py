@@ -36,7 +36,7 @@ from spokenemo.audio import audio_info
 from spokenemo.core.errors import AudioError, CorpusLayoutError, ManifestError
 from spokenemo.core.fileio import atomic_write
 from spokenemo.data._common import header_duration
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Utterance, json_error_text
 from spokenemo.data.recipes import recipe_label
 from spokenemo.data.recipes.generic import canonical_or_raw
 
@@ -145,7 +145,8 @@ def to_emobox(utt: Utterance, *, dataset: str | None = None, wav_root: str | Pat
         Read ``sample_rate``/``num_frame`` from the audio header when they are not known.
     """
     if utt.path is None:
-        raise ValueError(f"{utt.key}: EmoBox records need an audio path (text-only utterance)")
+        where = f" ({utt.origin})" if utt.origin else ""
+        raise ValueError(f"{utt.key}{where}: EmoBox records need an audio path (text-only utterance)")
     dataset = dataset or utt.corpus or "custom"
     kept: dict[str, Any] = dict(utt.extra.get("emobox") or {})
     wav = utt.path
@@ -196,7 +197,8 @@ def to_emobox(utt: Utterance, *, dataset: str | None = None, wav_root: str | Pat
     return rec
 
 
-def _parse_lines(path: Path) -> list[dict[str, Any]]:
+def _parse_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every non-blank line."""
     records = []
     with open(path, encoding="utf-8") as fh:
         for i, line in enumerate(fh, start=1):
@@ -205,10 +207,11 @@ def _parse_lines(path: Path) -> list[dict[str, Any]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ManifestError(path, i, f"not valid JSON ({e.msg})", hint="an EmoBox file has one JSON object per line") from e
+                raise ManifestError(path, i, f"not valid JSON ({json_error_text(e)})",
+                                    hint="an EmoBox file has one JSON object per line") from e
             if not isinstance(obj, dict) or "key" not in obj or "wav" not in obj:
                 raise ManifestError(path, i, "not an EmoBox record (needs 'key' and 'wav')")
-            records.append(obj)
+            records.append((i, obj))
     return records
 
 
@@ -223,7 +226,7 @@ def read_emobox_jsonl(path: str | Path, *, data_root: str | Path | None = None,
         raise ManifestError(path, None, "EmoBox file not found", hint="give a data/<dataset>/<dataset>.jsonl file")
     out: list[Utterance] = []
     seen: set[str] = set()
-    for i, rec in enumerate(_parse_lines(path), start=1):
+    for i, rec in _parse_lines(path):
         try:
             utt = from_emobox(rec, data_root=data_root, label_map=label_map)
         except ValueError as e:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from spokenemo.core.errors import LabelError
 from spokenemo.core.fileio import atomic_write
@@ -55,9 +57,6 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: str | Path, *, n
     pathlib.Path
         ``path``.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     cm = np.asarray(cm)
     labels = list(labels)
     if cm.ndim != 2 or cm.shape != (len(labels), len(labels)):

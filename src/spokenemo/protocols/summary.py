@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from spokenemo.data.conversation import natural_key
 from spokenemo.data.manifest import Utterance
-from spokenemo.protocols.folds import natural_key
 
 NO_LABEL = "(none)"
 

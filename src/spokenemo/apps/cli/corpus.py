@@ -1,10 +1,32 @@
-"""``spokenemo prepare | folds | stats``: manifests from corpora, folds from manifests, counts."""
+"""``spokenemo prepare | folds | stats | pseudo``: manifests from corpora, folds from manifests,
+counts, and pseudo-conversation manifests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from spokenemo.core.errors import SpokenemoError
+from spokenemo.data import (
+    PseudoSpec,
+    Segment,
+    conversations,
+    corpus_names,
+    prepare,
+    pseudo_conversations,
+    pseudo_parts,
+    read_manifest,
+    same_label_rate,
+    write_manifest,
+)
+from spokenemo.data.pseudo import KINDS
+from spokenemo.protocols.fold_io import fold_file_name
+from spokenemo.protocols.folds import PROTOCOLS, build_folds, read_folds, read_folds_index, write_folds
+from spokenemo.protocols.labels import apply_label_set
+from spokenemo.protocols.summary import summarize
 
 #: Rows of a speaker table before the rest is summed into one line.
 MAX_ROWS = 30
@@ -12,13 +34,21 @@ MAX_ROWS = 30
 MAX_LABEL_COLUMNS = 10
 
 
-def _console():
-    from rich.console import Console
-
+def _console() -> Console:
     return Console(highlight=False)
 
 
-@click.command("prepare")
+def _corpus_help() -> str:
+    """The recipe names and their aliases, one per line (``\b`` keeps click from rewrapping them)."""
+    lines = [f"  {name}" + (f" (also: {', '.join(aliases)})" if aliases else "")
+             for name, aliases in corpus_names().items()]
+    return ("Turn the release of CORPUS found at ROOT into an utterance manifest.\n\n"
+            "CORPUS is a recipe name or one of its aliases; 'generic' picks folder or csv by what ROOT "
+            "holds (a CSV/TSV table with path,label columns, else one sub-folder per label).\n\n"
+            "\b\nRecipes:\n" + "\n".join(lines))
+
+
+@click.command("prepare", help=_corpus_help())
 @click.argument("corpus")
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -29,14 +59,6 @@ def _console():
               help="Labelled items without audio: fail, skip them, or keep them with no path.")
 def prepare_command(corpus: str, root: Path, output: Path, clips: Path | None, no_duration: bool,
                     on_missing: str | None) -> None:
-    """Turn the release of CORPUS found at ROOT into an utterance manifest.
-
-    CORPUS is a recipe name (ravdess, nemo, korean_emotiontts, meld, emorynlp, iemocap, emodb,
-    crema_d, msp_podcast, esd, folder, csv).
-    """
-    from spokenemo.data import prepare, write_manifest
-    from spokenemo.protocols.summary import summarize
-
     options: dict[str, object] = {}
     if clips is not None:
         options["clips"] = clips
@@ -59,13 +81,13 @@ def _parse_groups(values: tuple[str, ...]) -> list[list[str]] | None:
 @click.command("folds")
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--protocol", required=True,
-              type=click.Choice(["loso-session", "loso-speaker", "speaker-kfold", "official", "cross-corpus",
-                                 "meld4-full", "meld4-balanced"]),
+              type=click.Choice(list(PROTOCOLS)),
               help="How to split (see spokenemo.protocols.folds).")
 @click.option("--label-set", default=None,
               help="Keep only these classes: a set name (4class, ravdess8, nemo6, meld7, ...) or a list "
                    "'angry,happy,sad'. Default: every label. MELD protocols use 4class.")
-@click.option("--k", "k", default=5, show_default=True, help="speaker-kfold: number of speaker groups.")
+@click.option("--k", "k", default=5, show_default=True,
+              help="speaker-kfold / dialogue-kfold: number of speaker / dialogue groups.")
 @click.option("--groups", multiple=True,
               help="speaker-kfold: explicit speaker group, comma-separated; repeat it, or separate groups with ';'.")
 @click.option("--n-valid", default=0, show_default=True,
@@ -75,7 +97,8 @@ def _parse_groups(values: tuple[str, ...]) -> list[list[str]] | None:
 @click.option("--valid-corpus", multiple=True, help="cross-corpus: validation corpus (repeatable).")
 @click.option("--test-by-speaker", is_flag=True, help="cross-corpus: one fold per test speaker.")
 @click.option("--test-split", default="test", show_default=True, help="official: the split that tests.")
-@click.option("--seed", default=0, show_default=True, help="meld4-balanced: selection seed.")
+@click.option("--seed", default=0, show_default=True,
+              help="meld4-balanced: selection seed; dialogue-kfold: order seed.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the fold files and index.json.")
 def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, groups: tuple[str, ...],
@@ -83,12 +106,6 @@ def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, 
                   valid_corpus: tuple[str, ...], test_by_speaker: bool, test_split: str, seed: int,
                   output: Path) -> None:
     """Build the folds of a protocol over MANIFEST and write them to a folder."""
-    from rich.table import Table
-
-    from spokenemo.data import read_manifest
-    from spokenemo.protocols.folds import build_folds, read_folds_index, write_folds
-    from spokenemo.protocols.labels import apply_label_set
-
     console = _console()
     utts = read_manifest(manifest)
     if protocol.startswith("meld4") and label_set is None:
@@ -114,8 +131,9 @@ def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, 
                       shown)
     console.print(table)
     if not index["speaker_independent"]:
-        console.print("[yellow]note:[/] speaker_independent=False: speakers are shared between train and test "
-                      "(the corpus's official split; e.g. MELD characters)")
+        why = ("conversations that share speakers were kept whole" if protocol == "dialogue-kfold"
+               else "the corpus's official split; e.g. MELD characters")
+        console.print(f"[yellow]note:[/] speaker_independent=False: speakers are shared between train and test ({why})")
     console.print(f"wrote {len(folds)} fold files and index.json to {output}")
 
 
@@ -124,11 +142,6 @@ def folds_command(manifest: Path, protocol: str, label_set: str | None, k: int, 
 @click.option("--max-rows", default=MAX_ROWS, show_default=True, help="Speakers listed before the rest is summed.")
 def stats_command(manifest: Path, max_rows: int) -> None:
     """Counts of MANIFEST by class, by speaker and class x speaker, and its duration."""
-    from rich.table import Table
-
-    from spokenemo.data import read_manifest
-    from spokenemo.protocols.summary import summarize
-
     console = _console()
     s = summarize(read_manifest(manifest))
     console.print(f"{manifest}: {s.n} utterances, {len(s.speakers)} speakers, {len(s.classes)} labels, "
@@ -189,4 +202,63 @@ def stats_command(manifest: Path, max_rows: int) -> None:
     console.print(cross)
 
 
-COMMANDS = [prepare_command, folds_command, stats_command]
+def _turn_range(text: str) -> tuple[int, int]:
+    """``"8-20"`` -> (8, 20); ``"12"`` -> (12, 12)."""
+    lo, _, hi = text.partition("-")
+    try:
+        return int(lo), int(hi or lo)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a turn count or range like 8-20", param_hint="--turns") from None
+
+
+def _write_pseudo(path: Path, turns: list[Segment]) -> str:
+    write_manifest(path, turns)
+    convs = conversations(turns)
+    return (f"{path}: {len(convs)} conversations, {len(turns)} turns, "
+            f"same emotion on {100 * same_label_rate(convs):.1f} % of consecutive turns")
+
+
+@click.command("pseudo")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Manifest to write (JSONL); with --folds a folder with one manifest per fold.")
+@click.option("--folds", "folds_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folds of MANIFEST: each part's conversations use that part's speakers only, and the "
+                   "turns' split field names the part (train/dev/test).")
+@click.option("--kind", type=click.Choice(list(KINDS)), default="sticky", show_default=True,
+              help="sticky: Markov emotions (context helps); iid: the control (context cannot help).")
+@click.option("--stay", default=0.7, show_default=True, help="sticky: probability of keeping the emotion.")
+@click.option("--turns", "turn_range", default="8-20", show_default=True, help="Turns per conversation (a range).")
+@click.option("--speakers", type=int, default=None,
+              help="Speakers per conversation, taking turns (default: 2 for RAVDESS, else 1).")
+@click.option("--weights", type=click.Choice(["uniform", "pool"]), default="uniform", show_default=True,
+              help="Emotion distribution: uniform over classes, or the manifest's label frequencies.")
+@click.option("-n", "--conversations", "n_conversations", type=int, default=None,
+              help="Conversations (per fold part); default: about as many turns as segments.")
+@click.option("--label-set", default=None, help="Classes to keep (default: the folds' label set, else all).")
+@click.option("--seed", default=0, show_default=True)
+def pseudo_command(manifest: Path, output: Path, folds_dir: Path | None, kind: str, stay: float, turn_range: str,
+                   speakers: int | None, weights: str, n_conversations: int | None, label_set: str | None,
+                   seed: int) -> None:
+    """Build pseudo-conversations from the segments of MANIFEST and write them as manifests."""
+    lo, hi = _turn_range(turn_range)
+    spec = PseudoSpec(kind=kind, stay=stay, min_turns=lo, max_turns=hi, speakers=speakers,  # type: ignore[arg-type]
+                      weights=weights, seed=seed)
+    segs: list[Segment] = read_manifest(manifest)
+    if folds_dir is not None and label_set is None:
+        label_set = read_folds_index(folds_dir).get("label_set")
+    if label_set is not None:
+        segs = list(apply_label_set(segs, label_set))
+    if folds_dir is None:
+        if output.is_dir():
+            raise SpokenemoError(f"{output} is a folder", hint="without --folds, -o names one JSONL file")
+        click.echo(_write_pseudo(output, pseudo_conversations(segs, n_conversations, spec)))
+        return
+    for fold in read_folds(folds_dir):
+        parts = {part: fold.select(segs, part) for part in ("train", "valid", "test")}
+        turns = pseudo_parts(parts, n_conversations, spec, name=f"pseudo-{kind}-{fold.name}")
+        path = output / (fold_file_name(fold.name).removesuffix(".json") + ".jsonl")
+        click.echo(_write_pseudo(path, turns))
+
+
+COMMANDS = [prepare_command, folds_command, stats_command, pseudo_command]

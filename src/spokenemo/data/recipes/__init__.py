@@ -78,6 +78,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
 #: Other spellings accepted by :func:`prepare`.
 ALIASES = {"korean": "korean_emotiontts", "crema-d": "crema_d", "cremad": "crema_d",
            "msp-podcast": "msp_podcast", "msppodcast": "msp_podcast", "emo-db": "emodb"}
+#: Names that stand for ``folder`` or ``csv``, chosen by what the root is (see :func:`resolve_corpus`).
+GENERIC = "generic"
+_TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
 
 
 #: Corpus -> {raw label as the recipe writes it -> canonical label}.
@@ -109,15 +112,61 @@ def available_corpora() -> list[str]:
     return sorted(RECIPES)
 
 
-def get_recipe(corpus: str) -> Recipe:
-    """The recipe registered under ``corpus`` (or one of its :data:`ALIASES`)."""
+def corpus_names() -> dict[str, list[str]]:
+    """Recipe name -> the other names it answers to (``generic`` is listed under ``folder`` and ``csv``)."""
+    names: dict[str, list[str]] = {name: [] for name in available_corpora()}
+    for alias, name in sorted(ALIASES.items()):
+        names[name].append(alias)
+    names["folder"].append(GENERIC)
+    names["csv"].append(GENERIC)
+    return names
+
+
+def _is_table(path: Path) -> bool:
+    """Whether ``path`` is a CSV/TSV file whose header has ``path`` and ``label`` columns."""
+    if not (path.is_file() and path.suffix.lower() in _TABLE_SUFFIXES):
+        return False
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return False
+    columns = {c.strip().lower() for c in header.replace("\t", ",").split(",")}
+    return {"path", "label"} <= columns
+
+
+def resolve_corpus(corpus: str, root: str | Path | None = None) -> tuple[str, Path | None]:
+    """The recipe name ``corpus`` stands for, and the root to give it.
+
+    Aliases map to their recipe (``cremad`` -> ``crema_d``). ``generic`` becomes ``csv`` when
+    ``root`` is a file, or a folder holding exactly one CSV/TSV table with ``path`` and ``label``
+    columns (which then becomes the root), and ``folder`` (one sub-folder per label) otherwise.
+    """
     name = corpus.strip().lower()
     name = ALIASES.get(name, name)
+    path = None if root is None else Path(root).expanduser()
+    if name != GENERIC:
+        return name, path
+    if path is None:
+        raise SpokenemoError("corpus 'generic' needs the root to choose between the folder and csv recipes",
+                             hint="name the recipe: 'folder' (one sub-folder per label) or 'csv' (a table)")
+    if path.is_file():
+        return "csv", path
+    tables = [p for p in sorted(path.iterdir()) if _is_table(p)] if path.is_dir() else []
+    if len(tables) == 1:
+        return "csv", tables[0]
+    return "folder", path
+
+
+def get_recipe(corpus: str, root: str | Path | None = None) -> Recipe:
+    """The recipe registered under ``corpus`` (or one of its :data:`ALIASES`; ``generic`` needs ``root``)."""
+    name, _ = resolve_corpus(corpus, root)
     try:
         return RECIPES[name]
     except KeyError:
         raise SpokenemoError(f"no recipe for corpus {corpus!r}",
-                             hint=f"choose one of: {', '.join(available_corpora())}") from None
+                             hint=f"choose one of: {', '.join(available_corpora())} "
+                                  f"(or {', '.join(sorted([*ALIASES, GENERIC]))})") from None
 
 
 def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
@@ -126,7 +175,8 @@ def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
     Parameters
     ----------
     corpus : str
-        A name from :func:`available_corpora` (or an alias such as ``"crema-d"``).
+        A name from :func:`available_corpora`, an alias such as ``"crema-d"``, or ``"generic"``
+        (``folder`` or ``csv``, chosen by ``root``; see :func:`resolve_corpus`).
     root : path
         The corpus root (for ``csv``: the CSV file).
     **options
@@ -141,7 +191,9 @@ def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
     SpokenemoError
         Unknown corpus or option.
     """
-    recipe = get_recipe(corpus)
+    name, path = resolve_corpus(corpus, root)
+    recipe = get_recipe(name)
+    root = path if path is not None else root
     try:
         inspect.signature(recipe.prepare).bind(root, **options)
     except TypeError:
@@ -151,5 +203,5 @@ def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
     return recipe.prepare(root, **options)
 
 
-__all__ = ["ALIASES", "RAW_LABEL_MAPS", "RECIPES", "Recipe", "available_corpora", "get_recipe", "prepare",
-           "recipe_label"]
+__all__ = ["ALIASES", "GENERIC", "RAW_LABEL_MAPS", "RECIPES", "Recipe", "available_corpora", "corpus_names",
+           "get_recipe", "prepare", "recipe_label", "resolve_corpus"]

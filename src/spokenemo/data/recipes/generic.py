@@ -163,50 +163,53 @@ def prepare_csv(root: str | Path, *, corpus_name: str | None = None, language: s
             raise layout_error(corpus, table.parent, f"{table.name} with columns path,label[,speaker,text,...]",
                                f"columns {fields}")
         rows = list(reader)
-    utts: list[Utterance] = []
-    for line_no, row in enumerate(rows, start=2):
-        path_cell, raw = _cell(row, "path"), _cell(row, "label")
-        if path_cell is None or raw is None:
-            raise CorpusLayoutError(f"{table}:{line_no}: empty path or label",
-                                    hint="every row needs a path and a label")
-        path = Path(path_cell).expanduser()
-        if not path.is_absolute():
-            path = table.parent / path
-        speaker = _cell(row, "speaker")
-        try:
-            start = float(row["start"]) if _cell(row, "start") else None
-            end = float(row["end"]) if _cell(row, "end") else None
-            turn = int(row["turn"]) if _cell(row, "turn") else None
-            duration = float(row["duration"]) if _cell(row, "duration") else None
-        except ValueError as e:
-            raise CorpusLayoutError(f"{table}:{line_no}: {e}", hint="start/end/duration are seconds, turn an integer") from e
-        key = _cell(row, "key") or f"{corpus}/{speaker or '-'}/{path.stem}" + (f"@{start:.3f}" if start else "")
-        extra: dict[str, object] = {k: v for k, v in row.items() if k not in _KNOWN_COLUMNS and k and v not in (None, "")}
-        exists = path.is_file()
-        if not exists:
-            extra[MISSING_KEY] = str(path)
-        try:
-            utt = Utterance(
-                key=key,
-                path=str(path.resolve()) if exists else None,
-                start=start,
-                end=end,
-                label=canonical_or_raw(raw, label_map),
-                raw_label=raw,
-                speaker=speaker,
-                gender=_gender(_cell(row, "gender")),
-                session=_cell(row, "session"),
-                dialogue=_cell(row, "dialogue"),
-                turn=turn,
-                text=_cell(row, "text"),
-                corpus=corpus,
-                language=_cell(row, "language") or language,
-                duration=duration,
-                split=_cell(row, "split"),
-                extra=extra,
-            )
-        except ValidationError as e:
-            msg = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            raise CorpusLayoutError(f"{table}:{line_no}: {msg}", hint="fix the row in the CSV") from None
-        utts.append(utt)
+    utts = [_csv_row(row, line_no, table, corpus, language, label_map) for line_no, row in enumerate(rows, start=2)]
     return finish(utts, corpus, table.parent, with_duration=with_duration, on_missing=on_missing)
+
+
+def _csv_row(row: dict[str, str], line_no: int, table: Path, corpus: str, language: str | None,
+             label_map: dict[str, str] | None) -> Utterance:
+    """One row of a :func:`prepare_csv` table as a segment (errors name ``table:line``)."""
+    path_cell, raw = _cell(row, "path"), _cell(row, "label")
+    if path_cell is None or raw is None:
+        raise CorpusLayoutError(f"{table}:{line_no}: empty path or label",
+                                hint="every row needs a path and a label")
+    path = Path(path_cell).expanduser()
+    if not path.is_absolute():
+        path = table.parent / path
+    speaker = _cell(row, "speaker")
+    try:
+        start = float(row["start"]) if _cell(row, "start") else None
+        end = float(row["end"]) if _cell(row, "end") else None
+        turn = int(row["turn"]) if _cell(row, "turn") else None
+        duration = float(row["duration"]) if _cell(row, "duration") else None
+    except ValueError as e:
+        raise CorpusLayoutError(f"{table}:{line_no}: {e}", hint="start/end/duration are seconds, turn an integer") from e
+    key = _cell(row, "key") or f"{corpus}/{speaker or '-'}/{path.stem}" + (f"@{start:.3f}" if start else "")
+    extra: dict[str, object] = {k: v for k, v in row.items() if k not in _KNOWN_COLUMNS and k and v not in (None, "")}
+    exists = path.is_file()
+    if not exists:
+        extra[MISSING_KEY] = str(path)
+    try:
+        return Utterance(
+            key=key,
+            path=str(path.resolve()) if exists else None,
+            start=start,
+            end=end,
+            label=canonical_or_raw(raw, label_map),
+            raw_label=raw,
+            speaker=speaker,
+            gender=_gender(_cell(row, "gender")),
+            session=_cell(row, "session"),
+            dialogue=_cell(row, "dialogue"),
+            turn=turn,
+            text=_cell(row, "text"),
+            corpus=corpus,
+            language=_cell(row, "language") or language,
+            duration=duration,
+            split=_cell(row, "split"),
+            extra=extra,
+        )
+    except ValidationError as e:
+        msg = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg'].removeprefix('Value error, ')}" for x in e.errors())
+        raise CorpusLayoutError(f"{table}:{line_no}: {msg}", hint="fix the row in the CSV") from None

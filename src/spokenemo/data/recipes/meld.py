@@ -130,6 +130,41 @@ def _find_meld_clips(clips_root: Path) -> dict[str, Path]:
     return found
 
 
+def _meld_row(row: dict[str, str], split: str, csv_path: Path, line_no: int, audio: dict[str, Path] | None,
+              clip_dir: Path | None) -> Utterance:
+    """One row of a MELD CSV as a segment (``audio``: the split's clips by stem, when there are clips)."""
+    dia, utt_id = _ints(row, ("Dialogue_ID", "Utterance_ID"), csv_path, line_no)
+    stem = f"dia{dia}_utt{utt_id}"
+    emotion = row["Emotion"].strip()
+    extra: dict[str, object] = {"sentiment": row["Sentiment"].strip()}
+    for col, name in (("Season", "season"), ("Episode", "episode")):
+        if row.get(col, "").strip().isdigit():
+            extra[name] = int(row[col])
+    for col, name in (("StartTime", "episode_start"), ("EndTime", "episode_end")):
+        t = _clock_seconds(row.get(col, ""))
+        if t is not None:
+            extra[name] = t
+    path = None
+    if audio is not None and clip_dir is not None:
+        path = audio.get(stem)
+        if path is None:
+            extra[MISSING_KEY] = expected_audio(clip_dir, stem)
+    return Utterance(
+        key=f"meld/{split}/{stem}",
+        path=str(path) if path else None,
+        label=canonical_label(emotion, MELD_EMOTIONS, "meld", f"{csv_path}:{line_no}"),
+        raw_label=emotion,
+        speaker=fix_mojibake(row["Speaker"].strip()),
+        dialogue=f"{split}/dia{dia}",
+        turn=utt_id,
+        text=fix_mojibake(row["Utterance"]).strip(),
+        corpus="meld",
+        language="en",
+        split=split,
+        extra=extra,
+    )
+
+
 def prepare_meld(root: str | Path, *, clips: str | Path | None = None, splits: tuple[str, ...] | list[str] = SPLITS,
                  with_duration: bool = True, on_missing: str = "skip") -> list[Utterance]:
     """Build the MELD manifest.
@@ -181,37 +216,7 @@ def prepare_meld(root: str | Path, *, clips: str | Path | None = None, splits: t
                 f"dia{r['Dialogue_ID']}_utt{r['Utterance_ID']}" in audio for r in rows):
             raise layout_error("meld", clip_dir, f"clips named dia<D>_utt<U>.<ext> for {csv_path.name}",
                                describe_folder(clip_dir))
-        for line_no, row in enumerate(rows, start=2):
-            dia, utt_id = _ints(row, ("Dialogue_ID", "Utterance_ID"), csv_path, line_no)
-            stem = f"dia{dia}_utt{utt_id}"
-            emotion = row["Emotion"].strip()
-            extra: dict[str, object] = {"sentiment": row["Sentiment"].strip()}
-            for col, name in (("Season", "season"), ("Episode", "episode")):
-                if row.get(col, "").strip().isdigit():
-                    extra[name] = int(row[col])
-            for col, name in (("StartTime", "episode_start"), ("EndTime", "episode_end")):
-                t = _clock_seconds(row.get(col, ""))
-                if t is not None:
-                    extra[name] = t
-            path = None
-            if audio is not None and clip_dir is not None:
-                path = audio.get(stem)
-                if path is None:
-                    extra[MISSING_KEY] = expected_audio(clip_dir, stem)
-            utts.append(Utterance(
-                key=f"meld/{split}/{stem}",
-                path=str(path) if path else None,
-                label=canonical_label(emotion, MELD_EMOTIONS, "meld", f"{csv_path}:{line_no}"),
-                raw_label=emotion,
-                speaker=fix_mojibake(row["Speaker"].strip()),
-                dialogue=f"{split}/dia{dia}",
-                turn=utt_id,
-                text=fix_mojibake(row["Utterance"]).strip(),
-                corpus="meld",
-                language="en",
-                split=split,
-                extra=extra,
-            ))
+        utts += [_meld_row(row, split, csv_path, line_no, audio, clip_dir) for line_no, row in enumerate(rows, start=2)]
     return finish(utts, "meld", root, with_duration=with_duration, on_missing=on_missing)
 
 

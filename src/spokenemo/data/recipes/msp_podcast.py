@@ -7,11 +7,16 @@ F fear, D disgust, C contempt, N neutral, O other, X no agreement.
 
 ``Split_Set`` is kept as ``train``, ``dev`` (Development), ``test1``, ``test2``, ``test3``.
 Keys: ``msp_podcast/<speaker or 'unknown'>/<stem>``; ``raw_label`` is the one-letter code.
+
+File names ``MSP-PODCAST_<podcast>_<segment>[_<part>].wav`` name the podcast episode a segment was
+cut from: ``dialogue`` is the podcast id (``"0001"``) and ``turn`` the segment's rank among that
+podcast's labelled segments by segment (then part) number. Names in another form get neither.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from spokenemo.data._common import MISSING_KEY, canonical_label, check_on_missing, finish
@@ -33,6 +38,23 @@ EMOTIONS = {"A": "angry", "S": "sad", "H": "happy", "U": "surprised", "F": "fear
             "C": "contempt", "N": "neutral", "O": "other", "X": "unknown"}
 SPLITS = {"train": "train", "development": "dev", "validation": "dev", "test1": "test1",
           "test2": "test2", "test3": "test3", "test": "test"}
+
+_FILE_NAME = re.compile(r"^MSP-PODCAST_(\d+)_(\d+)(?:_(\d+))?$", re.IGNORECASE)
+
+
+def podcast_turns(stems: list[str]) -> dict[str, tuple[str, int]]:
+    """Stem -> (podcast id, turn) for the stems named ``MSP-PODCAST_<podcast>_<segment>[_<part>]``.
+
+    >>> podcast_turns(["MSP-PODCAST_0001_0010", "MSP-PODCAST_0001_0008", "other"])
+    {'MSP-PODCAST_0001_0008': ('0001', 0), 'MSP-PODCAST_0001_0010': ('0001', 1)}
+    """
+    order: dict[str, list[tuple[int, int, str]]] = {}
+    for stem in stems:
+        m = _FILE_NAME.match(stem)
+        if m is not None:
+            order.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3) or 0), stem))
+    return {stem: (podcast, turn) for podcast, items in order.items()
+            for turn, (_, _, stem) in enumerate(sorted(items))}
 
 
 def _float(value: str | None) -> float | None:
@@ -70,8 +92,10 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
                                f"columns {reader.fieldnames}")
         rows = list(reader)
     utts: list[Utterance] = []
+    turns = podcast_turns([Path(row["FileName"].strip()).stem for row in rows])
     for line_no, row in enumerate(rows, start=2):
         stem = Path(row["FileName"].strip()).stem
+        dialogue, turn = turns.get(stem, (None, None))
         spk = row["SpkrID"].strip()
         speaker = None if spk.lower() in ("", "unknown") else spk
         raw = row["EmoClass"].strip()
@@ -94,6 +118,8 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
             raw_label=raw,
             speaker=speaker,
             gender={"male": "M", "female": "F"}.get(gender),
+            dialogue=dialogue,
+            turn=turn,
             text=text,
             corpus=CORPUS,
             language="en",
