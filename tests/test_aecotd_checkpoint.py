@@ -8,22 +8,27 @@ import random
 import pytest
 import torch
 
-from spokenemo.core.errors import ModelNotFoundError
-from spokenemo.models.causal_lm import add_lora, resolve_base
+from spokenemo.core.errors import ConfigError, ModelNotFoundError
+from spokenemo.models.causal_lm import LoraSettings, add_lora, resolve_base
 from spokenemo.models.tiny import tiny_qwen2_model
 from spokenemo.systems.aecotd.config import LoraSection
 from spokenemo.systems.aecotd.model_dir import read_info
 from spokenemo.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from spokenemo.train.runtime import make_accelerator
+from spokenemo.train.settings import TrainSettings
 
 
 @pytest.fixture()
 def peft_model():
-    return add_lora(tiny_qwen2_model(64, seed=0), LoraSection(r=2))
+    return add_lora(tiny_qwen2_model(64, seed=0), LoraSection(r=2))  # a system's config section works too
 
 
 def _optim(model):
+    """Model, optimizer and scheduler prepared by a fresh accelerator (CPU, fp32)."""
+    acc = make_accelerator(TrainSettings(device="cpu"))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
+    return (acc, *acc.prepare(model, opt, sched))
 
 
 def _step(model, opt, sched):
@@ -35,23 +40,27 @@ def _step(model, opt, sched):
 
 
 def test_checkpoints_round_trip_and_prune(tmp_path, peft_model):
-    opt, sched = _optim(peft_model)
+    acc, peft_model, opt, sched = _optim(peft_model)
     for step in range(1, 4):
         _step(peft_model, opt, sched)
-        save_checkpoint(tmp_path, step, peft_model, opt, sched, {"fingerprint": "f"}, keep=2)
+        save_checkpoint(acc, tmp_path, step, {"fingerprint": "f"}, keep=2)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002", "step-00000003"]
+    # the adapter alone (not the frozen base model) is saved, usable with peft as it is
+    assert (tmp_path / "step-00000003" / "adapter" / "adapter_model.safetensors").is_file()
+    assert not list((tmp_path / "step-00000003").glob("model*.safetensors"))
     saved = {n: p.detach().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
     torch.manual_seed(123)
     random.seed(5)
     expect_torch, expect_py = torch.rand(3), random.random()
     torch.manual_seed(123)
     random.seed(5)
-    save_checkpoint(tmp_path, 4, peft_model, opt, sched, {"fingerprint": "f"}, keep=2)
+    save_checkpoint(acc, tmp_path, 4, {"fingerprint": "f"}, keep=2)
     # a fresh model and optimizer, restored, hold the same weights, lr and RNG stream
-    fresh = add_lora(tiny_qwen2_model(64, seed=0), LoraSection(r=2))
-    opt2, sched2 = _optim(fresh)
+    acc2, fresh, opt2, sched2 = _optim(add_lora(tiny_qwen2_model(64, seed=0), LoraSettings(r=2)))
+    with pytest.raises(ConfigError, match="different run"):
+        load_checkpoint(acc2, latest_checkpoint(tmp_path), fingerprint="another run")
     torch.manual_seed(999)
-    state = load_checkpoint(latest_checkpoint(tmp_path), fresh, opt2, sched2)
+    state = load_checkpoint(acc2, latest_checkpoint(tmp_path), fingerprint="f")
     assert state["step"] == 4 and state["fingerprint"] == "f"
     for name, p in fresh.named_parameters():
         if p.requires_grad:
@@ -59,6 +68,13 @@ def test_checkpoints_round_trip_and_prune(tmp_path, peft_model):
     assert sched2.get_last_lr() == sched.get_last_lr()
     assert opt2.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
     assert torch.equal(torch.rand(3), expect_torch) and random.random() == expect_py
+    # a checkpoint of the hand-written loop that came before cannot be continued: say so
+    old = tmp_path / "step-00000009"
+    old.mkdir()
+    (old / "state.json").write_text(json.dumps({"fingerprint": "f", "step": 9}))
+    (old / "rng.pt").write_bytes(b"")
+    with pytest.raises(ConfigError, match="before accelerate"):
+        load_checkpoint(acc2, old, fingerprint="f")
 
 
 def test_incomplete_checkpoints_are_ignored(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from spokenemo.models.tiny import tiny_qwen2_tokenizer
 from spokenemo.protocols import LABEL_SETS
-from spokenemo.systems.aecotd.dataset import WeightScheme, collate, encode_example, epoch_order
+from spokenemo.systems.aecotd.dataset import WeightScheme, collate, encode_example
 from spokenemo.systems.aecotd.tokens import (
     THINK_OPEN,
     char_spans,
@@ -15,6 +15,7 @@ from spokenemo.systems.aecotd.tokens import (
     prompt_ids,
     render_prompt,
 )
+from spokenemo.train.runtime import epoch_order
 
 LABELS = sorted({name for s in LABEL_SETS.values() for name in s.names})
 MESSAGES = [{"role": "system", "content": "You are an expert in speech emotion."},

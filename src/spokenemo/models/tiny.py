@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spokenemo.core.lazy import optional_import
+
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
@@ -47,22 +49,23 @@ def tiny_qwen2_tokenizer(vocab_size: int = 600) -> Any:
     vocab_size : int
         Target vocabulary size of the BPE trainer (the result can be smaller).
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Qwen2Tokenizer
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-
-    bpe = Tokenizer(models.BPE())
+    tk = optional_import("tokenizers", extra="llm", purpose="the tiny test tokenizer")
+    transformers = optional_import("transformers", purpose="the tiny test tokenizer")
+    regex = optional_import("transformers.models.qwen2.tokenization_qwen2").PRETOKENIZE_REGEX
+    decoders, pre_tokenizers = tk.decoders, tk.pre_tokenizers
+    bpe = tk.Tokenizer(tk.models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.Split(tk.Regex(regex), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = tk.trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                     initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(_CORPUS * 20, trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    tok = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok = transformers.Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token="<|im_end|>",
+                                      pad_token="<|endoftext|>")
     tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
     tok.chat_template = CHATML_TEMPLATE
     return tok
@@ -70,10 +73,9 @@ def tiny_qwen2_tokenizer(vocab_size: int = 600) -> Any:
 
 def tiny_qwen2_model(vocab_size: int, *, seed: int = 0, hidden_size: int = 32, layers: int = 2) -> Any:
     """A randomly initialised ``Qwen2ForCausalLM`` (4 heads, 2 key/value heads), seeded."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    config = Qwen2Config(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+    torch = optional_import("torch", purpose="the tiny test model")
+    transformers = optional_import("transformers", purpose="the tiny test model")
+    config = transformers.Qwen2Config(vocab_size=vocab_size, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
                          num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                          max_position_embeddings=2048, tie_word_embeddings=False,
                          # a wide init lets the output layer reach confident logits, so a few LoRA
@@ -81,7 +83,7 @@ def tiny_qwen2_model(vocab_size: int, *, seed: int = 0, hidden_size: int = 32, l
                          initializer_range=0.5)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config)
+        model = transformers.Qwen2ForCausalLM(config)
     return model.eval()
 
 

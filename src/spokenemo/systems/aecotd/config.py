@@ -12,16 +12,18 @@ when the commands of the README are followed), not against the config file.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spokenemo.core.errors import ConfigError
+from spokenemo.core.config import Overrides, read_yaml_mapping, validate_config
+from spokenemo.models.causal_lm import EMBEDDED
 
-#: The base model name that means "the SmolLM2-135M-Instruct packaged with spokenemo".
-EMBEDDED = "embedded"
+__all__ = ["EMBEDDED", "StudentConfig", "config_from_dict", "load_config"]
+
+EXAMPLE = "configs/aecotd-cpu.yaml"
 
 
 class _Section(BaseModel):
@@ -180,39 +182,7 @@ class StudentConfig(_Section):
         return self.model_dump(mode="json")
 
 
-def _format_errors(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        parts.append(f"field {loc}: {e['msg']}")
-    return "; ".join(parts)
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = tree
-    for k in keys[:-1]:
-        child = node.setdefault(k, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {dotted!r}: {k!r} is not a section")
-        node = child
-    node[keys[-1]] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"optim.lr=3e-4"`` -> ``("optim.lr", 0.0003)``; the value is read as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} is not KEY=VALUE", hint="e.g. --set optim.epochs=2")
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({err})") from None
-    return key.strip(), value
-
-
-def config_from_dict(data: dict[str, Any], *, source: str = "<config>",
-                     overrides: list[str] | dict[str, Any] | None = None) -> StudentConfig:
+def config_from_dict(data: dict[str, Any], *, source: str = "<config>", overrides: Overrides = None) -> StudentConfig:
     """Validate a config mapping; ``overrides`` are ``KEY=VALUE`` strings or a ``{dotted: value}`` dict.
 
     Raises
@@ -220,22 +190,15 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>",
     ConfigError
         Naming ``source`` and every invalid field.
     """
-    tree = dict(data or {})
+    tree = copy.deepcopy(dict(data or {}))
     tree.pop("source", None)
-    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
-    for key, value in items:
-        _set_dotted(tree, key, value)
-    try:
-        cfg = StudentConfig.model_validate(tree)
-    except ValidationError as err:
-        raise ConfigError(f"{source}: {_format_errors(err)}",
-                          hint="see spokenemo.systems.aecotd.config.StudentConfig (configs/aecotd-paper.yaml lists every field)"
-                          ) from None
+    cfg = validate_config(StudentConfig, tree, source=source, overrides=overrides, what="student config",
+                          example="configs/aecotd-paper.yaml")
     cfg.source = source
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> StudentConfig:
+def load_config(path: str | Path, overrides: Overrides = None) -> StudentConfig:
     """Read and validate a YAML training config.
 
     Parameters
@@ -252,15 +215,4 @@ def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None =
         The file is missing or not YAML, or a field is invalid (the message names the file
         and the field).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found", hint="see configs/aecotd-cpu.yaml for an example")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
-    return config_from_dict(data, source=str(path), overrides=overrides)
+    return config_from_dict(read_yaml_mapping(path, example=EXAMPLE), source=str(path), overrides=overrides)

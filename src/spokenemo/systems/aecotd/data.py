@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spokenemo.core.errors import ConfigError, ProtocolError
-from spokenemo.data.manifest import Utterance, read_manifest
+from spokenemo.core.sampling import balanced_subset
+from spokenemo.data.manifest import read_manifest
 from spokenemo.protocols import apply_label_set, get_label_set, read_folds
 from spokenemo.systems.aecotd.config import StudentConfig
 from spokenemo.systems.aecotd.cuetext import CueTable, fit_thresholds, read_cue_table, render, text_config
@@ -85,28 +85,6 @@ def training_keys(cfg: StudentConfig) -> tuple[list[str], str]:
                       hint="write folds with `spokenemo folds MANIFEST --protocol speaker-kfold -o DIR`")
 
 
-def stratified_subset(utts: Sequence[Utterance], n: int, seed: int) -> list[Utterance]:
-    """At most ``n`` utterances, classes as balanced as possible, chosen by a seeded shuffle."""
-    if len(utts) <= n:
-        return list(utts)
-    rng = random.Random(seed)
-    by_label: dict[str, list[Utterance]] = defaultdict(list)
-    for u in utts:
-        by_label[str(u.label)].append(u)
-    pools = []
-    for label in sorted(by_label):
-        pool = list(by_label[label])
-        rng.shuffle(pool)
-        pools.append(pool)
-    chosen: list[Utterance] = []
-    while len(chosen) < n:
-        for pool in pools:
-            if pool and len(chosen) < n:
-                chosen.append(pool.pop())
-    keep = {u.key for u in chosen}
-    return [u for u in utts if u.key in keep]
-
-
 def _require(path: Path | None, field_name: str, cfg: StudentConfig, why: str) -> Path:
     if path is None:
         raise ConfigError(f"{cfg.source}: field {field_name} is required ({why})")
@@ -138,7 +116,7 @@ def build_training_data(cfg: StudentConfig) -> TrainingData:
                               "outside_label_set": sum(k not in labelled for k in keys)}
     train = [labelled[k] for k in keys if k in labelled]
     if d.max_utterances is not None:
-        train = stratified_subset(train, d.max_utterances, cfg.runtime.seed)
+        train = balanced_subset(train, d.max_utterances, cfg.runtime.seed)
         counts["subset"] = d.max_utterances
 
     use_cues = cfg.cues.coarse or cfg.cues.fine or cfg.cues.extended

@@ -166,12 +166,3 @@ def collate(examples: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]
         w[i, :k] = torch.tensor(e.weights)
         lm[i, :k] = torch.tensor(e.label_mask)
     return {"input_ids": ids, "attention_mask": att, "weights": w, "label_mask": lm}
-
-
-def epoch_order(n: int, epoch: int, seed: int) -> list[int]:
-    """The example order of one epoch: a permutation that depends only on ``(seed, epoch)``.
-
-    Recomputing it is how a resumed run finds its place without storing a sampler state.
-    """
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g).tolist()
