@@ -1,4 +1,4 @@
-"""Acoustic cues an LLM can read (AECoTD specification, sections 1-2).
+"""Acoustic cues an LLM can read (docs/methods/aecotd.md, sections 1-2).
 
 One STFT and one RMS track per utterance give frame tracks (pitch, intensity, voicing,
 sounding frames); every cue is a slice of them:

@@ -1,6 +1,6 @@
 """Settings of cue extraction (:class:`CueExtractionConfig`).
 
-Defaults are the reference settings of the AECoTD specification (``n_fft`` 1024, hop 160 at
+Defaults are the reference settings of the AECoTD method (docs/methods/aecotd.md) (``n_fft`` 1024, hop 160 at
 16 kHz, ``librosa.piptrack`` with fmin 65 / fmax 600 Hz, strongest bin per frame, syllable
 nuclei 20 dB above the 5th-percentile noise floor with a 2 dB dip rule, 7 segments, 0.5 s
 windows with 0.25 s step). Every option beyond the paper is off by default.
@@ -53,7 +53,7 @@ class CueExtractionConfig(BaseModel):
     gate_pitch_by_silence : bool
         Count a frame as voiced only when it has a pitch *and* is sounding (above the silence
         threshold); ours, an option. Off by default: every non-zero piptrack pitch counts, as
-        the spec's "average the non-zero per-frame pitches" says. piptrack finds a "pitch" in
+        the method's "average the non-zero per-frame pitches" says. piptrack finds a "pitch" in
         most frames of background noise; on RAVDESS (4 classes, 5 actor folds, logistic
         regression) the literal mean carried more emotion information (pitch alone: 38.0 vs
         34.1 % UA) and reproduces the reference numbers (coarse + fine: 54.1 % UA vs 53.8).

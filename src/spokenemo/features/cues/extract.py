@@ -1,6 +1,6 @@
 """All cues of one utterance from one set of frame tracks: :func:`extract_cues`.
 
-Coarse cues (spec section 1):
+Coarse cues (docs/methods/aecotd.md, section 1):
 
 - ``pitch``: mean of the voiced frames' pitch in Hz (0 when no frame is voiced);
 - ``intensity``: RMS of the whole signal in dBFS, ``20*log10(rms)`` (floored at ``db_floor``);

@@ -1,4 +1,4 @@
-"""Fine-grained cues: normalised mean pitch and intensity in n equal segments (spec section 2).
+"""Fine-grained cues: normalised mean pitch and intensity in n equal segments (docs/methods/aecotd.md, section 2).
 
 All means are slices of the frame tracks, computed for every segment and window at once from
 cumulative sums (no loop over frames, no second STFT).

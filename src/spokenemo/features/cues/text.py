@@ -1,4 +1,4 @@
-"""The one cue text shared by teacher and student prompts (spec section 3).
+"""The one cue text shared by teacher and student prompts (docs/methods/aecotd.md, section 3).
 
 Default rendering (paper config, n = 7)::
 
