@@ -1,6 +1,6 @@
 """Settings of cue extraction (:class:`CueExtractionConfig`).
 
-Defaults are the reference settings of the AECoTD method (docs/methods/aecotd.md) (``n_fft`` 1024, hop 160 at
+Defaults are the reference settings of the AECoTD method, docs/methods/aecotd.md (``n_fft`` 1024, hop 160 at
 16 kHz, ``librosa.piptrack`` with fmin 65 / fmax 600 Hz, strongest bin per frame, syllable
 nuclei 20 dB above the 5th-percentile noise floor with a 2 dB dip rule, 7 segments, 0.5 s
 windows with 0.25 s step). Every option beyond the paper is off by default.
