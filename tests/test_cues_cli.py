@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,9 +16,10 @@ from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
 from spokenemo.data.manifest import read_manifest, write_manifest
-from spokenemo.features.cues import Thresholds, read_cue_table
+from spokenemo.features.cues import CueTablePaths, Thresholds, extract_manifest, read_cue_table
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
 MALE = DATA / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
 FEMALE = DATA / "ravdess" / "Actor_02" / "03-01-05-01-01-01-02.flac"
 
@@ -121,3 +128,46 @@ def test_config_file(tmp_path):
     row = json.loads(result.stdout)
     assert len(row["pitch_seg_3"]) == 3
     assert row["pitch"] < 200                          # the lowest candidate: a male F0
+
+
+def _lines(path: Path) -> int:
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_interrupted_batch_stops_cleanly_and_resumes(manifest, tmp_path, how):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or SIGTERM while two
+    workers extract: one line on stderr, no worker tracebacks, and a rerun finishes the table."""
+    out = tmp_path / "cues.parquet"
+    paths = CueTablePaths.for_output(out)
+    args = [sys.executable, "-m", "spokenemo", "cues", "--manifest", str(manifest), "-o", str(out),
+            "--workers", "2", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while _lines(paths.part) < 1:                        # the first rows are saved
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no cue row in 120 s"
+        time.sleep(0.02)
+    signum = signal.SIGINT if how == "ctrl-c" else signal.SIGTERM
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, (stdout, stderr)
+    for bad in ("Traceback", "BrokenPipe", "leaked semaphore", "Aborted"):
+        assert bad not in stderr, stderr
+    saved = _lines(paths.part)
+    assert re.fullmatch(r"interrupted: (\d+) of 20 done, rerun the same command to resume\n", stderr), stderr
+    assert int(re.search(r"(\d+) of", stderr).group(1)) == saved and 1 <= saved < 20
+    assert not paths.parquet.exists()                     # nothing half-written
+
+    rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"20/20 utterances ({20 - saved} computed now, {saved} reused)" in rerun.stdout
+    reference = extract_manifest(manifest, tmp_path / "ref.parquet", progress=False)
+    assert read_cue_table(out) == read_cue_table(reference.paths.parquet)
+    assert paths.jsonl.read_text() == reference.paths.jsonl.read_text()

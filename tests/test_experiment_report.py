@@ -8,7 +8,7 @@ from spokenemo.data.manifest import Utterance
 from spokenemo.experiment import config_from_dict, resolve_system
 from spokenemo.experiment.data import Task
 from spokenemo.experiment.report import render_report, results_json
-from spokenemo.experiment.runner import ExperimentResult, SystemResult
+from spokenemo.experiment.results import ExperimentResult, SystemResult
 from spokenemo.protocols import Fold, LabelledUtterances, aggregate_metrics, compute_metrics, get_label_set
 
 LABELS = ["angry", "happy", "neutral", "sad"]
@@ -34,7 +34,7 @@ def _result(name: str, n_right: int, task: Task) -> SystemResult:
 
     agg = aggregate_metrics([ClassificationResult.from_dict(r["metrics"]) for r in records])
     spec = resolve_system(name)
-    settings = {"seed": 0, "epochs": 1, "max_train_utterances": 200, "overrides": {}} if spec.is_student else {}
+    settings = {"seed": 0, "epochs": 1, "max_train_utterances": 200, "overrides": {}} if spec.seeded else {}
     return SystemResult(spec, 0, records, agg, settings)
 
 

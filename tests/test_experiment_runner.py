@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from spokenemo.core.errors import ConfigError
 from spokenemo.experiment import RunOptions, config_from_dict, run_experiment
 from spokenemo.experiment import runner as runner_mod
+from spokenemo.features.providers import CueFeatures, EgemapsFeatures
 
 from fake_corpora import make_iemocap, make_meld
 
@@ -80,15 +81,15 @@ def test_egemaps_baseline_learns_on_real_clips(tmp_path):
 def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     cfg = config_from_dict(_tiny_config(systems=["majority"]))
     calls: list[str] = []
-    real = runner_mod._baseline_fold
+    real = runner_mod.fit_predict_fold
 
-    def crash_on_fold2(spec, task, fold, *args, **kwargs):
-        calls.append(fold.name)
-        if fold.name == "fold2":
+    def crash_on_fold2(spec, context, *args, **kwargs):
+        calls.append(context.fold.name)
+        if context.fold.name == "fold2":
             raise KeyboardInterrupt  # the run is killed while fold2 is computed
-        return real(spec, task, fold, *args, **kwargs)
+        return real(spec, context, *args, **kwargs)
 
-    monkeypatch.setattr(runner_mod, "_baseline_fold", crash_on_fold2)
+    monkeypatch.setattr(runner_mod, "fit_predict_fold", crash_on_fold2)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg, tmp_path / "out")
     runs = tmp_path / "out" / "runs" / "4class" / "majority" / "seed0"
@@ -97,7 +98,8 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     fold1_before = (runs / "fold1.json").read_text()
 
     calls.clear()
-    monkeypatch.setattr(runner_mod, "_baseline_fold", lambda *a, **k: (calls.append(a[2].name), real(*a, **k))[1])
+    monkeypatch.setattr(runner_mod, "fit_predict_fold",
+                        lambda *a, **k: (calls.append(a[1].fold.name), real(*a, **k))[1])
     res = run_experiment(cfg, tmp_path / "out")
     assert calls == ["fold2"]  # fold1 was not recomputed
     assert (runs / "fold1.json").read_text() == fold1_before
@@ -200,7 +202,7 @@ def test_speaker_z_uses_every_utterance_of_the_speaker(tmp_path, monkeypatch):
     signal = {"angry": 2.0, "happy": 1.0, "neutral": -1.0, "sad": -2.0}
     base: dict[str, np.ndarray] = {}
 
-    def fake_matrix(self, utts, n, *, coarse, fine, shift=True):
+    def fake_matrix(self, utts, *, n_segments=None, coarse=True, fine=True, shift=True):
         rows = []
         for u in utts:
             if u.key not in base:
@@ -208,11 +210,10 @@ def test_speaker_z_uses_every_utterance_of_the_speaker(tmp_path, monkeypatch):
             rows.append(base[u.key] + (offsets[u.speaker] if shift else 0.0))
         return np.array(rows)
 
-    monkeypatch.setattr(runner_mod.FeatureBank, "cue_matrix", fake_matrix)
-    monkeypatch.setattr(runner_mod.FeatureBank, "cues", lambda self, utts: {})
+    monkeypatch.setattr(CueFeatures, "matrix", fake_matrix)
+    monkeypatch.setattr(CueFeatures, "prepare", lambda self, utts: None)
     shifted = run_experiment(cfg, tmp_path / "a").get("4class", "z")
-    monkeypatch.setattr(runner_mod.FeatureBank, "cue_matrix",
-                        lambda self, utts, n, **kw: fake_matrix(self, utts, n, shift=False, **kw))
+    monkeypatch.setattr(CueFeatures, "matrix", lambda self, utts, **kw: fake_matrix(self, utts, shift=False, **kw))
     plain = run_experiment(cfg, tmp_path / "b").get("4class", "z")
     preds = lambda r: [p["pred"] for rec in r.folds for p in rec["predictions"]]  # noqa: E731
     assert preds(shifted) == preds(plain)
@@ -249,8 +250,8 @@ def egemaps_ok() -> bool:
 
 
 def test_egemaps_skipped_with_a_note_when_opensmile_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner_mod, "egemaps_available",
-                        lambda: (False, "opensmile is not importable; install spokenemo[opensmile]"))
+    monkeypatch.setattr(EgemapsFeatures, "available",
+                        classmethod(lambda cls: (False, "opensmile is not importable; install spokenemo[opensmile]")))
     cfg = config_from_dict(_tiny_config(systems=["egemaps-svm", "majority"]))
     res = run_experiment(cfg, tmp_path / "out")
     r = res.get("4class", "egemaps-svm")

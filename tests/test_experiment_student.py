@@ -9,7 +9,7 @@ import pytest
 
 from spokenemo.experiment import RunOptions, config_from_dict, run_experiment
 from spokenemo.experiment.systems import resolve_system
-from spokenemo.systems.aecotd import experiment_fold as student_mod
+from spokenemo.systems.aecotd import system_setup as student_mod
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_RAVDESS = REPO / "tests" / "data" / "ravdess"
@@ -40,7 +40,7 @@ def test_overrides_put_the_system_switches_last():
         "target.cot": True, "optim.lr": 3e-4, "model.base": "m"}})})
     task = Task("4class", ["angry", "happy", "neutral", "sad"], [], [])  # type: ignore[arg-type]
     fold = Fold("fold1", ("a",), ("b",))
-    o = student_mod.student_overrides(resolve_system("aecotd-no-cot-n3"), task, fold, cfg,
+    o = student_mod.student_overrides(resolve_system("aecotd-no-cot-n3").options, task.name, fold.name, cfg,
                                       {"epochs": 2, "max_train_utterances": 50}, 7, manifest=Path("m.jsonl"),
                                       folds_dir=Path("folds"), cue_table=Path("cues.parquet"), teacher=None)
     assert o["target.cot"] is False  # the system wins over the user's override
@@ -48,7 +48,8 @@ def test_overrides_put_the_system_switches_last():
     assert o["cues.n_segments"] == 3 and o["cues.speaker_relative"] is True
     assert (o["data.fold"], o["data.label_set"], o["data.max_utterances"]) == ("fold1", "4class", 50)
     assert (o["optim.epochs"], o["runtime.seed"], o["data.teacher"]) == (2, 7, None)
-    text_only = student_mod.student_overrides(resolve_system("aecotd-text-only"), task, fold, cfg, {}, 0,
+    text_only = student_mod.student_overrides(resolve_system("aecotd-text-only").options, task.name, fold.name, cfg,
+                                              {}, 0,
                                               manifest=Path("m"), folds_dir=Path("f"), cue_table=None, teacher=None)
     assert (text_only["cues.coarse"], text_only["cues.fine"], text_only["data.cues"]) == (False, False, None)
     assert "optim.epochs" not in text_only
@@ -128,7 +129,7 @@ def test_teacher_is_asked_for_missing_training_utterances(tmp_path, tiny_model, 
         return Summary()
 
     monkeypatch.setattr("spokenemo.systems.aecotd.teacher.run_teacher", fake_run_teacher)
-    monkeypatch.setattr("spokenemo.llm.get_backend", lambda kind, **o: object())
+    monkeypatch.setattr("spokenemo.llm.factory.get_backend", lambda kind, **o: object())
     cfg = config_from_dict({**_config(tiny_model, ["aecotd"]), "teacher": {"run_missing": True}})
     res = run_experiment(cfg, tmp_path / "out", RunOptions(folds=["fold2"]))
     r = res.get("4class", "aecotd")

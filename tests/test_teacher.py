@@ -14,24 +14,26 @@ from spokenemo.apps.cli import cli
 from spokenemo.core.errors import AuthenticationError, BackendError, ConfigError, SpokenemoError
 from spokenemo.data.manifest import Utterance, write_manifest
 from spokenemo.llm.base import ChatResult, LLMBackend
+from spokenemo.llm.job_cache import failure_kind
 from spokenemo.llm.openai_backend import OpenAIBackend
 from spokenemo.llm.prompts import load_template, messages_sha256
 from spokenemo.systems.aecotd.teacher import (
     MAX_CONSECUTIVE_BACKEND_ERRORS,
-    WorkedExample,
     build_requests,
-    copies_example,
-    cue_errors,
     cue_texts_for,
-    example_answers,
-    failure_kind,
-    is_repetitive,
-    label_conflicts,
     label_names,
     load_teacher_outputs,
-    parse_teacher_output,
     run_teacher,
     select_utterances,
+)
+from spokenemo.systems.aecotd.teacher_validate import (
+    WorkedExample,
+    copies_example,
+    cue_errors,
+    example_answers,
+    is_repetitive,
+    label_conflicts,
+    parse_teacher_output,
     validate_output,
 )
 

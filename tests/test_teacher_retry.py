@@ -18,7 +18,8 @@ from spokenemo.apps.cli import cli
 from spokenemo.core.errors import BackendError, ConfigError
 from spokenemo.data.manifest import Utterance, write_manifest
 from spokenemo.llm.base import ChatResult, LLMBackend
-from spokenemo.systems.aecotd.teacher import attempt_seed, load_teacher_outputs, run_teacher
+from spokenemo.llm.job_cache import attempt_seed
+from spokenemo.systems.aecotd.teacher import load_teacher_outputs, run_teacher
 
 from fault_server import FaultServer
 

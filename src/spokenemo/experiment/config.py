@@ -1,8 +1,8 @@
 """Experiment configuration: one YAML file says what to run, validated with pydantic.
 
 A config names the corpora (recipe + root), the label set(s), the protocol that builds the
-folds, the cue options, the systems to compare (student variants and baselines), the student's
-training settings and the seeds. Every mistake is a :class:`~spokenemo.core.errors.ConfigError` that
+folds, the cue options, the systems to compare (rows of registered systems: presets or mappings,
+see :mod:`.systems`), the student's training settings and the seeds. Every mistake is a :class:`~spokenemo.core.errors.ConfigError` that
 names the file and the field (``configs/x.yaml: protocol.k: Input should be a valid integer``).
 
 Relative corpus roots are resolved, in order, against the folder of the config file, the
@@ -26,8 +26,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.data import get_recipe
 from spokenemo.experiment.systems import SystemSpec, ablation_systems, resolve_system
 from spokenemo.protocols import PROTOCOLS, get_label_set
+from spokenemo.protocols.labels import corpus_key
 
 METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
@@ -62,8 +64,6 @@ class CorpusConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _known_recipe(cls, v: str) -> str:
-        from spokenemo.data import get_recipe
-
         try:
             return get_recipe(v).name
         except Exception as err:  # SpokenemoError with the list of recipes
@@ -240,8 +240,6 @@ class ExperimentConfig(_Strict):
         names = [c.name for c in self.corpora]
         if len(set(names)) != len(names):
             raise ValueError(f"corpus listed twice: {names}")
-        from spokenemo.protocols.labels import corpus_key
-
         known = {corpus_key(n) for n in names}
         for field in ("train_corpora", "test_corpora", "valid_corpora"):
             for c in getattr(self.protocol, field):
@@ -256,7 +254,7 @@ class ExperimentConfig(_Strict):
         Parameters
         ----------
         ablations : bool
-            Add Table 1's ablations and Table 4's n sweep (see :func:`~.systems.ablation_systems`).
+            Add every system's ablation presets (see :func:`~.systems.ablation_systems`).
         only : list of str, optional
             Keep only the systems with these names (error for a name that is not configured).
         """
@@ -274,6 +272,11 @@ class ExperimentConfig(_Strict):
                                   hint="configured: " + ", ".join(by_name) + " (add --ablations for the ablation set)")
             specs = [by_name[n] if n in by_name else resolve_system(n) for n in only]
         return specs
+
+    def feature_settings(self, name: str) -> dict[str, Any]:
+        """The settings of feature provider ``name`` from this config (``cues``: the ``cues`` section)."""
+        section = {"cues": self.cues}.get(name)
+        return section.model_dump() if section is not None else {}
 
     def fingerprint(self) -> str:
         """Short hash of the validated config (recorded in results.json)."""

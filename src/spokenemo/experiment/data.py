@@ -1,15 +1,20 @@
-"""From a config to utterances and folds: run the corpus recipes, apply a label set, build folds."""
+"""From a config to utterances and folds: run the corpus recipes, apply a label set, build folds.
+
+(``speaker_of`` and ``stratified_subset`` are the project's one speaker rule and sampling rule,
+:mod:`spokenemo.core.speakers` and :mod:`spokenemo.core.sampling`, re-exported here.)
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from spokenemo.core.errors import ConfigError, CorpusLayoutError
-from spokenemo.data import prepare
+from spokenemo.core.sampling import stratified_subset
+from spokenemo.core.speakers import speaker_of
+from spokenemo.data import get_recipe, prepare
 from spokenemo.data.manifest import Utterance
 from spokenemo.experiment.config import ExperimentConfig, resolve_path
 from spokenemo.protocols import Fold, LabelledUtterances, apply_label_set, build_folds, get_label_set
@@ -50,8 +55,6 @@ def corpus_roots(cfg: ExperimentConfig, config_path: str | Path | None,
                  overrides: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Resolved root of every corpus of ``cfg`` (``overrides`` maps corpus name -> root)."""
     overrides = dict(overrides or {})
-    from spokenemo.data import get_recipe
-
     over = {get_recipe(k).name: v for k, v in overrides.items()}
     unknown = sorted(set(over) - {c.name for c in cfg.corpora})
     if unknown:
@@ -119,29 +122,4 @@ def build_task(cfg: ExperimentConfig, utterances: Sequence[Utterance], label_set
     return Task(name=lset.name, labels=list(lset.names), utterances=labelled, folds=folds, n_protocol_folds=total)
 
 
-def speaker_of(u: Utterance) -> str:
-    """Speaker identity across corpora (``corpus/speaker``; the key when the speaker is unknown)."""
-    return f"{u.corpus}/{u.speaker}" if u.speaker else f"{u.corpus}/?{u.key}"
-
-
-def stratified_subset(utterances: Sequence[Utterance], limit: int | None, seed: int) -> list[Utterance]:
-    """At most ``limit`` utterances, classes kept in proportion, chosen by a seeded hash.
-
-    Deterministic and independent of input order; ``None`` (or a limit >= the size) keeps all,
-    in input order.
-    """
-    if limit is None or limit >= len(utterances):
-        return list(utterances)
-    by_class: dict[str, list[Utterance]] = {}
-    for u in utterances:
-        by_class.setdefault(str(u.label), []).append(u)
-    total = len(utterances)
-    quota = {c: max(1, int(round(limit * len(m) / total))) for c, m in by_class.items()}
-    while sum(quota.values()) > limit:  # rounding (and the floor of 1) can overshoot
-        biggest = max(quota, key=lambda c: (quota[c], c))
-        quota[biggest] -= 1
-    keep: set[str] = set()
-    for c, members in by_class.items():
-        ranked = sorted(members, key=lambda u: hashlib.sha256(f"{seed}:{u.key}".encode()).hexdigest())
-        keep.update(u.key for u in ranked[:quota[c]])
-    return [u for u in utterances if u.key in keep]
+__all__ = ["Task", "build_task", "corpus_roots", "load_utterances", "speaker_of", "stratified_subset"]

@@ -1,11 +1,12 @@
 """Outputs of an experiment: results.json, report.md and confusion-matrix PNGs.
 
-report.md follows the paper's layout: one table per task with the student rows first and the
-baselines under them (UA, WA, macro-F1, weighted-F1 as mean ± std over folds, in percent), then
-the per-fold values of each metric, then -- when the ablation systems ran -- Table 1 (ablations)
-and Table 4 (n sweep) with the paper's IEMOCAP numbers beside ours when the config asks for that
-comparison. Every table has a caption naming the protocol, the classes, the fold count and the
-data, and every student row carries its (possibly reduced) training settings.
+report.md follows the paper's layout: one table per task with the trained (seeded) systems'
+rows first and the baselines under them (UA, WA, macro-F1, weighted-F1 as mean ± std over folds,
+in percent), then any tables the systems add (AECoTD: the paper's Table 1 ablations and Table 4
+n sweep, with the paper's IEMOCAP numbers beside ours when the config asks for that comparison),
+then the per-fold values of each metric. Every table has a caption naming the protocol, the
+classes, the fold count and the data, and every row carries its settings (as its system words
+them: :meth:`spokenemo.systems.System.settings_text`).
 """
 
 from __future__ import annotations
@@ -17,20 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.core.fileio import atomic_write
-from spokenemo.experiment.runner import ExperimentResult, SystemResult, _safe
-from spokenemo.experiment.systems import N_SWEEP
+from spokenemo.experiment.layout import confusion_png
+from spokenemo.experiment.results import ExperimentResult, SystemResult
 from spokenemo.protocols import plot_confusion
 
 METRIC_NAMES = {"ua": "UA", "wa": "WA", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
-
-#: The paper's IEMOCAP UA (5-fold leave-one-session-out, 4 classes), by our system names.
-PAPER_IEMOCAP_UA: dict[str, float] = {
-    "aecotd": 72.21, "aecotd-no-cot": 70.84, "aecotd-no-cot-no-fine": 68.78, "aecotd-text-only": 65.39,
-    "aecotd-no-emotion-loss": 64.13, "aecotd-no-cot-n1": 68.78, "aecotd-no-cot-n3": 69.59,
-    "aecotd-no-cot-n5": 70.00, "aecotd-no-cot-n7": 70.84, "aecotd-no-cot-n9": 70.51,
-}
-#: The paper's MELD out-of-domain WA (trained on IEMOCAP, MELD 4-class test).
-PAPER_MELD_WA: dict[str, float] = {"aecotd": 54.59}
 
 
 def _pct(x: Any) -> str:
@@ -52,33 +44,7 @@ def _cell(text: str) -> str:
 
 
 def _settings_text(r: SystemResult) -> str:
-    if not r.system.is_student:
-        return "baseline (deterministic)"
-    s = r.settings
-    bits = [f"seed {r.seed}"]
-    epochs = s.get("epochs")
-    if epochs is None and r.folds:  # the student config's own value, as trained
-        epochs = r.folds[0].get("info", {}).get("student_config", {}).get("optim", {}).get("epochs")
-    bits.append(f"epochs {epochs if epochs is not None else 'default'}")
-    if s.get("config"):
-        bits.append(f"base {s['config']}")
-    if s.get("max_train_utterances"):
-        bits.append(f"≤{s['max_train_utterances']} train utts/fold")
-    n = r.system.options.get("n_segments")
-    if n:
-        bits.append(f"n={n}")
-    for k, v in sorted((s.get("overrides") or {}).items()):
-        bits.append(f"{k}={v}")
-    data = [rec.get("info", {}).get("training", {}).get("data") for rec in r.folds]
-    if r.system.options.get("cot") and data and all(data):
-        # what the student trained on: the (possibly limited) training set and the items with CoT
-        chosen = sum(d.get("subset") or d.get("train_keys", 0) for d in data)
-        bits.append(f"{sum(d.get('items', 0) for d in data)} training items from {chosen} utterances, "
-                    f"{sum(d.get('no_teacher', 0) for d in data)} without a valid teacher CoT")
-    seconds = sum(float(rec.get("seconds", 0.0)) for rec in r.folds)
-    if seconds:
-        bits.append(f"{seconds:.0f} s train+predict")
-    return ", ".join(bits)
+    return r.system.system_cls.settings_text(r.system.options, r.seed, r.settings, r.folds)
 
 
 def _data_text(result: ExperimentResult, task_name: str) -> str:
@@ -109,7 +75,7 @@ def caption(result: ExperimentResult, task_name: str, what: str) -> str:
 
 def _rows(result: ExperimentResult, task_name: str) -> list[SystemResult]:
     rows = result.results[task_name]
-    return [r for r in rows if r.system.is_student] + [r for r in rows if not r.system.is_student]
+    return [r for r in rows if r.system.seeded] + [r for r in rows if not r.system.seeded]
 
 
 def _main_table(result: ExperimentResult, task_name: str) -> list[str]:
@@ -144,35 +110,13 @@ def _per_fold_tables(result: ExperimentResult, task_name: str) -> list[str]:
     return lines
 
 
-def _paper_tables(result: ExperimentResult, task_name: str) -> list[str]:
-    ref = result.config.paper_reference
+def _system_tables(result: ExperimentResult, task_name: str) -> list[str]:
+    """The extra tables of each system of the task (:meth:`spokenemo.systems.System.report_tables`)."""
     rows = {r.system.name: r for r in result.results[task_name] if r.aggregate is not None}
-    metric = "ua" if ref == "iemocap-ua" else "wa"
-    paper = PAPER_IEMOCAP_UA if ref == "iemocap-ua" else PAPER_MELD_WA if ref == "meld-ood-wa" else {}
-    head = f"paper ({'IEMOCAP UA' if ref == 'iemocap-ua' else 'MELD WA'})" if ref else None
+    classes = list(dict.fromkeys(r.system.system_cls for r in result.results[task_name]))
     lines: list[str] = []
-    table1 = ["aecotd", "aecotd-no-cot", "aecotd-no-cot-no-fine", "aecotd-text-only", "aecotd-no-emotion-loss"]
-    sweep = [(n, "aecotd-no-cot" if f"aecotd-no-cot-n{n}" not in rows else f"aecotd-no-cot-n{n}")
-             for n in N_SWEEP]
-    if sum(name in rows for name in table1) >= 2:
-        lines += ["", "### Ablations (paper Table 1)", "", caption(result, task_name, f"Ablations, {METRIC_NAMES[metric]}"),
-                  "", "| system | ours " + METRIC_NAMES[metric] + (f" | {head}" if head else "") + " | settings |",
-                  "|---|---|" + ("---|" if head else "") + "---|"]
-        for name in table1:
-            if name in rows:
-                r = rows[name]
-                paper_cell = f" | {paper.get(name, '–')}" if head else ""
-                lines.append(f"| {r.system.label} | {mean_std(r.aggregate, metric)}{paper_cell} | {_settings_text(r)} |")
-    present = [(n, rows[name]) for n, name in sweep if name in rows
-               and (rows[name].system.options.get("n_segments") or result.config.cues.n_segments) == n]
-    if len(present) >= 2:
-        lines += ["", "### Fine-cue segments n, without CoT (paper Table 4)", "",
-                  caption(result, task_name, f"n sweep, {METRIC_NAMES[metric]}"), "",
-                  "| n | ours " + METRIC_NAMES[metric] + (f" | {head}" if head else "") + " | settings |",
-                  "|---|---|" + ("---|" if head else "") + "---|"]
-        for n, r in present:
-            paper_cell = f" | {paper.get(f'aecotd-no-cot-n{n}', '–')}" if head else ""
-            lines.append(f"| {n} | {mean_std(r.aggregate, metric)}{paper_cell} | {_settings_text(r)} |")
+    for cls in classes:
+        lines += cls.report_tables(rows, result.config, lambda what: caption(result, task_name, what), mean_std)
     return lines
 
 
@@ -202,14 +146,14 @@ def render_report(result: ExperimentResult) -> str:
     for task_name in result.tasks:
         lines += [f"## {task_name}", ""]
         lines += _main_table(result, task_name)
-        lines += _paper_tables(result, task_name)
+        lines += _system_tables(result, task_name)
         lines += _per_fold_tables(result, task_name)
         lines += _fold_legend(result, task_name)
         skipped = [r for r in result.results[task_name] if r.status != "done"]
         if skipped:
             lines += ["", "Notes:"] + [f"- {r.system.label}: {r.status} — {_cell(r.note)}" for r in skipped]
-        pngs = [f"confusion/{_safe(task_name)}/{_safe(r.system.name)}-seed{r.seed}.png"
-                for r in _rows(result, task_name) if r.aggregate is not None]
+        pngs = [confusion_png(task_name, r.system.name, r.seed) for r in _rows(result, task_name)
+                if r.aggregate is not None]
         if pngs:
             lines += ["", "Confusion matrices (pooled over folds): " + ", ".join(f"[{p}]({p})" for p in pngs)]
         lines.append("")
@@ -259,7 +203,7 @@ def write_outputs(result: ExperimentResult) -> dict[str, Path]:
         for r in result.results[task_name]:
             if r.aggregate is None:
                 continue
-            png = out / "confusion" / _safe(task_name) / f"{_safe(r.system.name)}-seed{r.seed}.png"
+            png = out / confusion_png(task_name, r.system.name, r.seed)
             pooled = r.aggregate.pooled
             span = f"pooled over {len(r.folds)} folds" if len(r.folds) > 1 else "1 fold"
             title = (f"{result.config.name} {task_name}: {r.system.name}\n{task.folds[0].protocol}, {span}, "

@@ -1,6 +1,7 @@
 """The cue numbers the student reads, as features for the cue baselines.
 
-The runner extracts one cue table per experiment with :func:`spokenemo.features.cues.extract_manifest`:
+The experiment's cue feature (:class:`spokenemo.features.providers.CueFeatures`) extracts one cue
+table per experiment with :func:`spokenemo.features.cues.extract_manifest`:
 per utterance, from one set of frame tracks, the four coarse cues and the fine cues for every
 segment count an experiment can ask for (:func:`segment_counts`: the config's n and Table 4's
 1, 3, 5, 7, 9), so the n sweep never re-reads audio. The same table feeds the student's prompts.
@@ -16,7 +17,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spokenemo.core.errors import SpokenemoError
-from spokenemo.experiment.systems import N_SWEEP
+
+#: The n values of the AECoTD paper's Table 4 (fine-cue segments): always extracted, so the sweep
+#: never re-reads audio.
+N_SWEEP = (1, 3, 5, 7, 9)
 
 COARSE_ORDER = ("pitch", "intensity", "speech_rate", "articulation_rate")
 

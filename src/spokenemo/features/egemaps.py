@@ -1,7 +1,8 @@
 """Per-utterance features for the baselines, cached in the experiment's output folder.
 
 A :class:`FeatureStore` keeps one extractor's results as an append-only JSONL file
-(``OUTDIR/features/<extractor>-<fingerprint>.jsonl``): one line per utterance, written as soon
+(``OUTDIR/features/<extractor>-<fingerprint>.jsonl``, a :class:`spokenemo.core.cache.ResultStore`
+filled by :func:`spokenemo.features.executor.run_items`): one line per utterance, written as soon
 as it is computed, so an interrupted run loses at most one line and a rerun computes only what
 is missing. The fingerprint hashes the extractor's settings (and library version), so changed
 settings never reuse stale numbers. An utterance whose audio fails is recorded with its error
@@ -19,8 +20,6 @@ Extractors
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,9 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from spokenemo.core.errors import SpokenemoError
-from spokenemo.core.fileio import append_jsonl, read_jsonl_tolerant
+from spokenemo.audio import load_audio
+from spokenemo.core.cache import ResultStore, fingerprint
+from spokenemo.core.errors import MissingDependencyError, SpokenemoError
+from spokenemo.core.lazy import optional_import
 from spokenemo.data.manifest import Utterance
+from spokenemo.features.executor import Outcome, run_items
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,12 @@ def _identity(u: Utterance) -> list[Any]:
     return [str(u.path), u.start, u.end]
 
 
+def _error_text(u: Utterance, err: Exception) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
 class FeatureStore:
-    """Cache of one extractor's per-utterance feature dicts.
+    """Cache of one extractor's per-utterance feature dicts (a :class:`~spokenemo.core.cache.ResultStore`).
 
     Parameters
     ----------
@@ -55,21 +61,26 @@ class FeatureStore:
     """
 
     def __init__(self, folder: str | Path, name: str, fingerprint: str) -> None:
-        self.path = Path(folder) / f"{name}-{fingerprint}.jsonl"
+        self._store = ResultStore.at(folder, name, fingerprint, value_field="features", what=f"{name} feature cache")
+        self.path = self._store.path
         self.name = name
-        self._rows: dict[str, dict[str, Any]] = {}
-        for row in read_jsonl_tolerant(self.path):
-            self._rows[row["key"]] = row  # later lines win (a retried failure)
 
     def cached(self, u: Utterance) -> dict[str, Any] | None:
-        row = self._rows.get(u.key)
-        if row is not None and row.get("source") == _identity(u) and "features" in row:
-            return row["features"]
-        return None
+        return self._store.get(u.key, _identity(u))
 
     def failure(self, key: str) -> str | None:
-        row = self._rows.get(key)
-        return row.get("error") if row is not None and "features" not in row else None
+        return self._store.failure(key)
+
+    # the ItemStore protocol, so the executor fills this store (and the failures are logged)
+    def has(self, key: str, source: Any = None) -> bool:
+        return self._store.has(key, source)
+
+    def put(self, key: str, value: Any, *, source: Any = None) -> None:
+        self._store.put(key, value, source=source)
+
+    def put_error(self, key: str, error: Any, *, source: Any = None) -> None:
+        log.warning("%s: %s failed: %s", self.name, key, error)
+        self._store.put_error(key, error, source=source)
 
     def compute(self, utterances: Sequence[Utterance], fn: Callable[[Utterance], dict[str, Any]], *,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any] | None]:
@@ -90,47 +101,32 @@ class FeatureStore:
         dict
             Key -> features, or None for an utterance that failed.
         """
-        out: dict[str, dict[str, Any] | None] = {}
-        todo = []
-        for u in utterances:
-            feats = self.cached(u)
-            if feats is None:
-                todo.append(u)
-            out[u.key] = feats
+        todo = sum(not self.has(u.key, _identity(u)) for u in utterances)
         if todo:
-            log.info("%s: computing %d of %d utterances (%s)", self.name, len(todo), len(utterances), self.path)
-        t0 = time.perf_counter()
-        for i, u in enumerate(todo, 1):
-            try:
-                feats = fn(u)
-                row: dict[str, Any] = {"key": u.key, "source": _identity(u), "features": feats}
-            except KeyboardInterrupt:
-                raise
-            except Exception as err:  # noqa: BLE001 - one odd file must not end a long run; it is recorded
-                feats = None
-                row = {"key": u.key, "source": _identity(u), "error": f"{type(err).__name__}: {err}"}
-                log.warning("%s: %s failed: %s: %s", self.name, u.key, type(err).__name__, err)
-            append_jsonl(self.path, row)
-            self._rows[u.key] = row
-            out[u.key] = feats
+            log.info("%s: computing %d of %d utterances (%s)", self.name, todo, len(utterances), self.path)
+        count = {"done": 0}
+
+        def step(u: Utterance, outcome: Outcome) -> None:
+            count["done"] += 1
             if progress is not None:
-                progress(i, len(todo))
+                progress(count["done"], todo)
+
+        t0 = time.perf_counter()
+        run_items(utterances, fn, self, key=lambda u: u.key, source=_identity, on_error=_error_text,
+                  on_result=step)
         if todo:
-            log.info("%s: %d utterances in %.1f s", self.name, len(todo), time.perf_counter() - t0)
-        return out
-
-
-def _fingerprint(settings: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+            log.info("%s: %d utterances in %.1f s", self.name, todo, time.perf_counter() - t0)
+        return {u.key: self.cached(u) for u in utterances}
 
 
 # --- eGeMAPS ---------------------------------------------------------------------------------------
 def egemaps_available() -> tuple[bool, str]:
     """Whether openSMILE imports, and a note saying why not (install hint, licence)."""
     try:
-        import opensmile  # noqa: F401
+        optional_import("opensmile", purpose="the eGeMAPS baselines")
     except Exception as err:  # ImportError, or its binary failing to load
-        return False, (f"opensmile is not importable ({type(err).__name__}: {err}); eGeMAPS baselines skipped. "
+        cause = err.__cause__ if isinstance(err, MissingDependencyError) and err.__cause__ else err
+        return False, (f"opensmile is not importable ({type(cause).__name__}: {cause}); eGeMAPS baselines skipped. "
                        "Install the optional extra `pip install spokenemo[opensmile]` (openSMILE's binary has a "
                        "research-only, non-commercial licence)")
     return True, ""
@@ -142,17 +138,14 @@ class EgemapsExtractor:
     name = "egemaps"
 
     def __init__(self) -> None:
-        import opensmile
-
+        opensmile = optional_import("opensmile", purpose="the eGeMAPS baselines")
         self._smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                                       feature_level=opensmile.FeatureLevel.Functionals)
         self.columns: list[str] = list(self._smile.feature_names)
-        self.fingerprint = _fingerprint({"set": "eGeMAPSv02", "level": "functionals",
-                                         "opensmile": opensmile.__version__, "sr": 16000})
+        self.fingerprint = fingerprint({"set": "eGeMAPSv02", "level": "functionals",
+                                        "opensmile": opensmile.__version__, "sr": 16000})
 
     def __call__(self, u: Utterance) -> dict[str, Any]:
-        from spokenemo.audio import load_audio
-
         if u.path is None:
             raise SpokenemoError(f"{u.key}: no audio path")
         x = load_audio(u.path, start=u.start, end=u.end, sr=16000)

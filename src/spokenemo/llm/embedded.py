@@ -20,6 +20,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from spokenemo.core.errors import ModelNotFoundError
+from spokenemo.core.lazy import optional_import
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,9 @@ def embedded_model_dir(cache_dir: str | Path | None = None) -> Path:
         return target
     gguf = embedded_gguf_path()
     t0 = time.perf_counter()
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    torch = optional_import("torch", purpose="the embedded LLM")
+    transformers = optional_import("transformers", purpose="the embedded LLM")
+    AutoModelForCausalLM, AutoTokenizer = transformers.AutoModelForCausalLM, transformers.AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     quantised = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     config = quantised.config

@@ -15,8 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from spokenemo.core.errors import BackendError, ModelNotFoundError
+from spokenemo.core.lazy import optional_import
 from spokenemo.llm.base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
+from spokenemo.llm.embedded import EMBEDDED_NAME, embedded_gguf_path
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +52,8 @@ class LlamaCppBackend(LLMBackend):
             raise BackendError("the llamacpp backend needs the llama-cpp-python package, which is not installed",
                                hint="pip install llama-cpp-python (builds llama.cpp with gcc/cmake, ~6 min), "
                                     "or use --backend embedded / transformers")
-        from llama_cpp import Llama
-
+        llama_cpp = optional_import("llama_cpp", purpose="the llamacpp backend")
         if model_path is None:
-            from spokenemo.llm.embedded import EMBEDDED_NAME, embedded_gguf_path
-
             model_path, model_name = embedded_gguf_path(), model_name or EMBEDDED_NAME
         path = Path(model_path)
         if not path.is_file():
@@ -63,7 +64,7 @@ class LlamaCppBackend(LLMBackend):
         threads = n_threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
         t0 = time.perf_counter()
         try:
-            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
+            self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_gpu_layers=n_gpu_layers,
                              logits_all=scoring, seed=seed, verbose=False)
         except (ValueError, RuntimeError) as err:
             raise ModelNotFoundError(f"llama.cpp could not load {path}: {err}",
@@ -106,13 +107,12 @@ class LlamaCppBackend(LLMBackend):
 
     def format_prompt(self, messages: Sequence[Message]) -> str:
         """The prompt text the GGUF's own chat template makes, with the assistant turn opened."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
+        chat_format = optional_import("llama_cpp.llama_chat_format", purpose="the llamacpp backend")
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise BackendError(f"{self.model_path} has no chat template", hint="use a chat (instruct) model")
         vocab = self._token_text
-        formatter = Jinja2ChatFormatter(template=template, eos_token=vocab(self.llm.token_eos()),
+        formatter = chat_format.Jinja2ChatFormatter(template=template, eos_token=vocab(self.llm.token_eos()),
                                         bos_token=vocab(self.llm.token_bos()), add_generation_prompt=True)
         return formatter(messages=check_messages(messages)).prompt
 
@@ -123,8 +123,6 @@ class LlamaCppBackend(LLMBackend):
         if not self.scoring:
             raise NotImplementedError("this llamacpp backend was opened without scoring=True, so llama.cpp did "
                                       "not keep per-position logits; build it with scoring=True")
-        import numpy as np
-
         prompt = self.llm.tokenize(self.format_prompt(prompt_messages).encode(), add_bos=False, special=True)
         scores = []
         for cont in continuations:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.core.errors import BackendError, ModelNotFoundError
+from spokenemo.core.lazy import optional_import
 from spokenemo.llm.base import ChatResult, LLMBackend, Message, check_messages, cut_at_stop, split_reasoning
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,7 @@ def pick_device(device: str = "auto") -> str:
     """``"auto"`` -> ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
     if device != "auto":
         return device
-    import torch
-
+    torch = optional_import("torch", purpose="the transformers backend")
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -37,8 +37,7 @@ def pick_dtype(device: str, dtype: str = "auto", cpu_bf16: bool = False) -> Any:
     ``"auto"``: bfloat16 on a CUDA device that supports it, or on CPU when ``cpu_bf16``; else
     float32 (float16 on older GPUs). Explicit ``"float32"``/``"bfloat16"``/``"float16"`` win.
     """
-    import torch
-
+    torch = optional_import("torch", purpose="the transformers backend")
     if dtype != "auto":
         try:
             return getattr(torch, dtype)
@@ -57,8 +56,7 @@ class _StopOnText:
         self.tokenizer, self.prompt_len, self.stops = tokenizer, prompt_len, stops
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
+        torch = optional_import("torch", purpose="the transformers backend")
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
         return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
 
@@ -84,9 +82,8 @@ class TransformersBackend(LLMBackend):
     def __init__(self, model: str | Path, *, model_name: str | None = None, device: str = "auto",
                  dtype: str = "auto", cpu_bf16: bool = False, batch_size: int = 8,
                  allow_download: bool = False) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+        torch = optional_import("torch", purpose="the transformers backend")
+        transformers = optional_import("transformers", purpose="the transformers backend")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.source = str(model)
@@ -100,13 +97,12 @@ class TransformersBackend(LLMBackend):
         self.dtype = pick_dtype(self.device, dtype, cpu_bf16)
         self.batch_size = batch_size
         t0 = time.perf_counter()
-        from transformers.utils import logging as hf_logging
-
+        hf_logging = optional_import("transformers.utils.logging", purpose="the transformers backend")
         bar_was_on = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # a "Loading weights" bar per load clutters CLI output
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.source, local_files_only=not allow_download)
-            self.model = AutoModelForCausalLM.from_pretrained(
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.source, local_files_only=not allow_download)
+            self.model = transformers.AutoModelForCausalLM.from_pretrained(
                 self.source, dtype=self.dtype, local_files_only=not allow_download)
         except OSError as err:
             where = "folder" if is_dir else "hub id"

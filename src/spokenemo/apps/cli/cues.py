@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from spokenemo.core.errors import ConfigError
+from spokenemo.features.cues import (
+    LIBROSA_PIPTRACK_RANGE,
+    WORDS,
+    CueExtractionConfig,
+    CueTextConfig,
+    Thresholds,
+    analyse,
+    extract_manifest,
+    load_for_cues,
+    plot_cues,
+    read_cue_table,
+    render_cue_text,
+)
+from spokenemo.features.executor import Interrupted
+from spokenemo.protocols.folds import Fold
 
 RAW_NOTE = ("note: the words (high/low, strong/weak, fast/slow) need thresholds fitted on training data; "
             "raw values are shown. Fit them with `spokenemo thresholds fit CUES.parquet -o T.json` "
             "and pass --thresholds T.json.")
 
 
-def _console(stderr: bool = False):
-    from rich.console import Console
-
+def _console(stderr: bool = False) -> Console:
     return Console(highlight=False, stderr=stderr, soft_wrap=True)
 
 
@@ -23,10 +42,6 @@ def _load_settings(path: Path | None) -> dict[str, Any]:
     """Cue settings from a YAML/JSON file: the mapping itself, or its ``cues`` / ``cues.options`` part."""
     if path is None:
         return {}
-    import yaml
-
-    from spokenemo.core.errors import ConfigError
-
     if not path.is_file():
         raise ConfigError(f"{path}: cue settings file not found")
     try:
@@ -48,8 +63,6 @@ def _load_settings(path: Path | None) -> dict[str, Any]:
 
 def _build_config(config_file: Path | None, segments: tuple[int, ...], extended: bool, pitch_backend: str | None,
                   pitch_pick: str | None, fmin: float | None, fmax: float | None, librosa_range: bool):
-    from spokenemo.features.cues import LIBROSA_PIPTRACK_RANGE, CueExtractionConfig
-
     options = _load_settings(config_file)
     if librosa_range:
         options["fmin"], options["fmax"] = LIBROSA_PIPTRACK_RANGE
@@ -65,13 +78,15 @@ def _plot_path(plot: Path, file: Path, many: bool) -> Path:
 
 def _batch(manifest: Path, output: Path | None, config, workers: int, executor: str, scheduler: str | None,
            restart: bool, progress: bool) -> None:
-    from spokenemo.core.errors import ConfigError
-    from spokenemo.features.cues import extract_manifest
-
     if output is None:
         raise ConfigError("--manifest needs -o/--output (OUT.parquet or a folder)")
-    summary = extract_manifest(manifest, output, config=config, workers=workers, executor=executor,  # type: ignore[arg-type]
-                               scheduler=scheduler, restart=restart, progress=progress)
+    try:
+        summary = extract_manifest(manifest, output, config=config, workers=workers,
+                                   executor=executor,  # type: ignore[arg-type]
+                                   scheduler=scheduler, restart=restart, progress=progress)
+    except Interrupted as stop:
+        click.echo(f"interrupted: {stop.done} of {stop.total} done, rerun the same command to resume", err=True)
+        sys.exit(128 + stop.signum)
     console = _console()
     console.print(f"{summary.paths.parquet}: {summary.done}/{summary.total} utterances "
                   f"({summary.computed} computed now, {summary.done - summary.computed} reused)")
@@ -125,8 +140,6 @@ def cues_command(files: tuple[Path, ...], thresholds_path: Path | None, speaker:
     spokenemo cues --manifest ravdess.jsonl -o cues/ravdess.parquet --workers 2
     spokenemo cues --manifest m.jsonl -o out.parquet --executor dask --scheduler tcp://host:8786
     """
-    from spokenemo.core.errors import ConfigError
-
     config = _build_config(config_file, segments, extended, pitch_backend, pitch_pick, fmin, fmax, librosa_range)
     if manifest is not None:
         if files:
@@ -140,15 +153,6 @@ def cues_command(files: tuple[Path, ...], thresholds_path: Path | None, speaker:
 
 def _single(files: tuple[Path, ...], config, thresholds_path: Path | None, speaker: str | None, plot: Path | None,
             as_json: bool) -> None:
-    from spokenemo.features.cues import (
-        CueTextConfig,
-        Thresholds,
-        analyse,
-        load_for_cues,
-        plot_cues,
-        render_cue_text,
-    )
-
     thresholds = Thresholds.load(thresholds_path) if thresholds_path is not None else None
     analysed = []
     for file in files:
@@ -182,9 +186,6 @@ def thresholds_group() -> None:
 
 
 def _train_keys(train_keys: Path | None, fold: Path | None) -> tuple[set[str] | None, dict[str, Any]]:
-    from spokenemo.core.errors import ConfigError
-    from spokenemo.protocols.folds import Fold
-
     if train_keys is not None and fold is not None:
         raise ConfigError("give --train-keys or --fold, not both")
     if train_keys is not None:
@@ -222,8 +223,6 @@ def thresholds_fit_command(table: Path, train_keys: Path | None, fold: Path | No
     Without --train-keys/--fold every row is used: only do that for tables that hold training
     data only.
     """
-    from spokenemo.features.cues import Thresholds, read_cue_table
-
     rows = read_cue_table(table)
     keys, info = _train_keys(train_keys, fold)
     if keys is not None:
@@ -238,10 +237,6 @@ def thresholds_fit_command(table: Path, train_keys: Path | None, fold: Path | No
 
 
 def _print_thresholds(th, title: str) -> None:
-    from rich.table import Table
-
-    from spokenemo.features.cues import WORDS
-
     table = Table(title=title)
     table.add_column("cue")
     table.add_column("median", justify="right")
@@ -260,8 +255,6 @@ def _print_thresholds(th, title: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def thresholds_show_command(path: Path) -> None:
     """Print a thresholds JSON."""
-    from spokenemo.features.cues import Thresholds
-
     th = Thresholds.load(path)
     _print_thresholds(th, title=f"{path}: fitted on {th.n_rows} utterances")
 

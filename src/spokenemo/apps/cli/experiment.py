@@ -6,6 +6,12 @@ import logging
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from spokenemo.core.errors import ConfigError
+from spokenemo.experiment import RunOptions, load_config, run_experiment
+from spokenemo.experiment.report import mean_std
 
 
 def _split_list(values: tuple[str, ...]) -> list[str] | None:
@@ -14,8 +20,6 @@ def _split_list(values: tuple[str, ...]) -> list[str] | None:
 
 
 def _parse_roots(values: tuple[str, ...]) -> dict[str, str]:
-    from spokenemo.core.errors import ConfigError
-
     roots = {}
     for v in values:
         name, sep, path = v.partition("=")
@@ -31,11 +35,13 @@ def _parse_roots(values: tuple[str, ...]) -> dict[str, str]:
               help="Output folder (results.json, report.md, confusion/, runs/, features/). Rerunning into "
                    "the same folder skips finished folds.")
 @click.option("--ablations", is_flag=True,
-              help="Also run the paper's ablations (no CoT, no fine, text only, no emotion loss) and the n sweep (1,3,5,7,9).")
+              help="Also run each system's ablation presets (AECoTD: no CoT, no fine, text only, no emotion loss, "
+                   "and the n sweep 1,3,5,7,9).")
 @click.option("--systems", multiple=True, help="Run only these systems (comma-separated or repeated).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Student: train on at most N utterances per fold (class-stratified); recorded with the numbers.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Student: training epochs.")
+              help="Trained systems (the student): train on at most N utterances per fold (class-stratified); "
+                   "recorded with the numbers.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None, help="Trained systems (the student): training epochs.")
 @click.option("--test-limit", type=click.IntRange(min=1), default=None,
               help="Score at most N test utterances per fold (every system; stratified; reported in captions).")
 @click.option("--folds", multiple=True, help="Run only these folds (comma-separated or repeated).")
@@ -50,13 +56,6 @@ def experiment_command(config: Path, output: Path, ablations: bool, systems: tup
     Examples: `spokenemo experiment configs/ravdess-4class.yaml -o runs/ravdess --systems cue-lr,majority`;
     `spokenemo experiment configs/iemocap-loso.yaml --root iemocap=/data/IEMOCAP -o runs/iemocap --ablations`.
     """
-    from rich.console import Console
-    from rich.table import Table
-
-    from spokenemo.core.errors import ConfigError
-    from spokenemo.experiment import RunOptions, load_config, run_experiment
-    from spokenemo.experiment.report import mean_std
-
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(message)s",
                         datefmt="%H:%M:%S")
     cfg = load_config(config)

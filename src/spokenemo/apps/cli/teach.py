@@ -3,87 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-BACKENDS = ("embedded", "transformers", "openai", "llamacpp")
+from spokenemo.data.manifest import Utterance, read_manifest
+from spokenemo.llm.factory import BACKEND_KINDS, backend_from_settings, expected_model_name, token_counter
+from spokenemo.protocols.labels import LABEL_SETS, apply_label_set, get_label_set
+from spokenemo.systems.aecotd.teacher import TeacherSummary, cue_texts_for, run_teacher, select_utterances
+
+BACKENDS = BACKEND_KINDS
 
 
-def _console():
-    from rich.console import Console
-
+def _console() -> Console:
     return Console(highlight=False)
 
 
-def expected_model_name(kind: str, model: str | None) -> str | None:
-    """The name a backend will cache under, without building it (for ``--dry-run``)."""
-    from spokenemo.llm.embedded import EMBEDDED_NAME
-
-    if kind == "embedded":
-        return EMBEDDED_NAME
-    if kind == "transformers" and model:
-        return Path(model).name if Path(model).is_dir() else model
-    if kind == "llamacpp":
-        return Path(model).stem if model else EMBEDDED_NAME
-    return model  # openai: unknown until the server is asked
-
-
-def _token_counter(kind: str, model: str | None) -> Any:
-    """Exact prompt-token counting for local models (tokenizer only, no weights); else None."""
-    if kind not in ("embedded", "transformers"):
-        return None
-    from transformers import AutoTokenizer
-
-    from spokenemo.llm.embedded import embedded_model_dir
-
-    source = str(embedded_model_dir()) if kind == "embedded" else model
-    try:
-        tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
-    except OSError:
-        return None
-
-    def count(messages: Any) -> int:
-        text = tok.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        return len(tok(text, add_special_tokens=False)["input_ids"])
-
-    return count
-
-
-def _backend_options(kind: str, model: str | None, base_url: str | None, api_key_env: str | None,
-                     concurrency: int, batch_size: int | None, timeout: float, device: str, dtype: str,
-                     allow_download: bool, n_threads: int | None) -> dict[str, Any]:
-    if kind == "openai":
-        return {"model": model, "base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
-                "timeout": timeout}
-    if kind in ("embedded", "transformers"):
-        opts: dict[str, Any] = {"device": device, "batch_size": batch_size or 4, "dtype": dtype,
-                                "cpu_bf16": dtype == "bfloat16"}
-        if kind == "transformers":
-            opts.update(model=model, allow_download=allow_download)
-        return opts
-    return {"model": model, "n_threads": n_threads}
-
-
-def _labels_and_utterances(utts: list, labels: str | None) -> tuple[list, list[str] | None, str | None]:
+def _labels_and_utterances(utts: list[Utterance],
+                           labels: str | None) -> tuple[list[Utterance], list[str] | None, str | None]:
     if not labels:
         return utts, None, None
-    from spokenemo.protocols.labels import apply_label_set, get_label_set
-
     spec = labels.strip()
-    if spec not in _label_set_names() and "," not in spec:
+    if spec not in LABEL_SETS and "," not in spec:
         spec += ","  # a single emotion is a one-class list
     label_set = get_label_set(spec)
     kept = apply_label_set(utts, label_set)
     dropped = sum(kept.dropped.values())
     note = f"label set {label_set.name}: kept {len(kept)} utterances, dropped {dropped}" if dropped else None
     return list(kept), list(label_set.names), note
-
-
-def _label_set_names() -> set[str]:
-    from spokenemo.protocols.labels import LABEL_SETS
-
-    return set(LABEL_SETS)
 
 
 @click.command("teach")
@@ -145,13 +93,8 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
       DEEPSEEK_API_KEY=... spokenemo teach ... --backend openai --base-url https://api.deepseek.com/v1 \\
           --model deepseek-reasoner --concurrency 8 --max-tokens 2048 -o cot.jsonl
     """
-    from spokenemo.data.manifest import read_manifest
-    from spokenemo.llm import get_backend
-    from spokenemo.systems.aecotd.teacher import cue_texts_for, run_teacher, select_utterances
-
     console = _console()
-    utts = read_manifest(manifest)
-    utts, label_list, note = _labels_and_utterances(utts, labels)
+    utts, label_list, note = _labels_and_utterances(read_manifest(manifest), labels)
     if note:
         console.print(note)
     chosen = select_utterances(utts, limit=limit, seed=seed)
@@ -163,19 +106,14 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
               "retry_seed": retry_seed}
     if dry_run:
         summary = run_teacher(chosen, texts, output, model_name=expected_model_name(kind, model), dry_run=True,
-                              count_tokens=_token_counter(kind, model), **common)
-        exact = kind in ("embedded", "transformers")
-        console.print(f"{summary.todo} requests to send ({summary.cached} of {summary.total} cached in {output}); "
-                      f"prompt tokens {'' if exact else '~'}{summary.est_prompt_tokens:,}, completion tokens "
-                      f"<= {summary.est_completion_tokens:,} (max {max_tokens} each); model {summary.model}")
-        if attempts > 1:
-            console.print(f"retries: {summary.retry_todo} cached utterances without a valid answer will be asked "
-                          f"again (up to {attempts} answers each; tokens above count every possible retry); "
-                          f"{summary.valid_total} of {summary.total} already valid")
-        _print_skipped(console, summary.skipped)
+                              count_tokens=token_counter(kind, model), **common)
+        _print_dry_run(console, summary, output, max_tokens, exact=kind in ("embedded", "transformers"))
         return
-    backend = get_backend(kind, **_backend_options(kind, model, base_url, api_key_env, concurrency, batch_size,
-                                                   timeout, device, dtype, allow_download, n_threads))
+    # every flag goes in; the backend takes the ones that apply to its kind
+    flags = {"model": model, "base_url": base_url, "api_key_env": api_key_env, "concurrency": concurrency,
+             "timeout": timeout, "device": device, "batch_size": batch_size or 4, "dtype": dtype,
+             "cpu_bf16": dtype == "bfloat16", "allow_download": allow_download, "n_threads": n_threads}
+    backend = backend_from_settings(kind, flags, shared=flags)
     try:
         summary = run_teacher(chosen, texts, output, backend=backend, progress=not no_progress, **common)
     finally:
@@ -183,15 +121,24 @@ def teach_command(manifest: Path, cues_path: Path, output: Path, kind: str, mode
     _print_summary(console, summary)
 
 
-def _print_skipped(console: Any, skipped: dict[str, list[str]]) -> None:
+def _print_dry_run(console: Console, s: TeacherSummary, output: Path, max_tokens: int, *, exact: bool) -> None:
+    console.print(f"{s.todo} requests to send ({s.cached} of {s.total} cached in {output}); "
+                  f"prompt tokens {'' if exact else '~'}{s.est_prompt_tokens:,}, completion tokens "
+                  f"<= {s.est_completion_tokens:,} (max {max_tokens} each); model {s.model}")
+    if s.attempts > 1:
+        console.print(f"retries: {s.retry_todo} cached utterances without a valid answer will be asked "
+                      f"again (up to {s.attempts} answers each; tokens above count every possible retry); "
+                      f"{s.valid_total} of {s.total} already valid")
+    _print_skipped(console, s.skipped)
+
+
+def _print_skipped(console: Console, skipped: dict[str, list[str]]) -> None:
     for reason, keys in skipped.items():
         more = f" (first: {', '.join(keys[:3])})" if keys else ""
         console.print(f"[yellow]skipped {len(keys)} utterances: {reason}{more}[/yellow]")
 
 
-def _print_summary(console: Any, s: Any) -> None:
-    from rich.table import Table
-
+def _print_summary(console: Console, s: TeacherSummary) -> None:
     table = Table(title=f"teacher {Path(s.model).name} ({s.mode}, {s.template}) -> {s.output}", show_header=False)
     table.add_row("utterances", str(s.total))
     table.add_row("already cached", str(s.cached))

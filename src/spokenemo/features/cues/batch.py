@@ -16,35 +16,36 @@
 - ``cues.settings.json``: the extraction settings and their fingerprint. A rerun with other
   settings refuses to mix rows unless ``restart`` is set.
 
-Executors: ``"process"`` (a local process pool, ``workers`` processes; 1 = in this process) or
-``"dask"`` (``dask.distributed``: ``scheduler`` is an address such as ``tcp://host:8786`` or a
-``Client``). Results are the same whichever executor computed them.
+Executors (:mod:`spokenemo.features.executor`): ``"process"`` (a local process pool, ``workers``
+processes; 1 = in this process) or ``"dask"`` (``dask.distributed``: ``scheduler`` is an address
+such as ``tcp://host:8786`` or a ``Client``). Results are the same whichever executor computed
+them. An interrupted run (Ctrl-C, SIGTERM) raises
+:class:`~spokenemo.features.executor.Interrupted` after the workers are stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import multiprocessing
-import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from spokenemo.audio import AudioWarning
+from spokenemo.core.cache import JsonlLog, claim_fingerprint, read_rows, write_parquet
 from spokenemo.core.errors import ConfigError, SpokenemoError
-from spokenemo.core.fileio import append_jsonl, atomic_write, read_jsonl_tolerant, write_jsonl
+from spokenemo.core.fileio import atomic_write, write_jsonl
 from spokenemo.data.manifest import Utterance, read_manifest
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.extract import extract_cues, load_for_cues
+from spokenemo.features.executor import Executor, Outcome, check_executor, run_items
 
 log = logging.getLogger(__name__)
 
 META_COLUMNS = ("key", "path", "start", "end", "label", "speaker", "gender", "corpus")
-Executor = Literal["process", "dask"]
+NOT_FOUND_HINT = "extract one with `spokenemo cues --manifest M.jsonl -o OUT.parquet`"
 
 
 @dataclass(frozen=True)
@@ -102,117 +103,79 @@ class _Job:
 
 
 def _extract_job(job: _Job, config: CueExtractionConfig) -> dict[str, Any]:
-    """``{"key", "row"}`` or ``{"key", "error"}``; never raises for a bad file."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", AudioWarning)
-            y = load_for_cues(job.path, start=job.start, end=job.end, config=config)
-        cues = extract_cues(y, config)
-    except SpokenemoError as err:
-        return {"key": job.key, "error": {"key": job.key, "path": job.path, "error": type(err).__name__,
-                                          "message": str(err)}}
-    except Exception as err:  # noqa: BLE001 - one odd file must not end a long run; it is recorded
-        log.debug("cue extraction failed for %s", job.path, exc_info=True)
-        return {"key": job.key, "error": {"key": job.key, "path": job.path, "error": type(err).__name__,
-                                          "message": f"{job.path}: unexpected {type(err).__name__}: {err}"}}
-    row = cues.to_row()
+    """The cue row of one file, with the audio warnings met while loading it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AudioWarning)
+        y = load_for_cues(job.path, start=job.start, end=job.end, config=config)
+    row = extract_cues(y, config).to_row()
     row["warnings"] = [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
-    return {"key": job.key, "row": row}
+    return row
 
 
-def _extract_chunk(jobs: Sequence[_Job], config_json: str) -> list[dict[str, Any]]:
-    config = CueExtractionConfig.model_validate_json(config_json)
-    return [_extract_job(job, config) for job in jobs]
+def _error_record(job: _Job, err: Exception) -> dict[str, Any]:
+    """``{"key", "path", "error", "message"}``: the typed error's text, or an unexpected one's."""
+    if isinstance(err, SpokenemoError):
+        message = str(err)
+    else:
+        log.debug("cue extraction failed for %s", job.path, exc_info=err)
+        message = f"{job.path}: unexpected {type(err).__name__}: {err}"
+    return {"key": job.key, "path": job.path, "error": type(err).__name__, "message": message}
 
 
-# --- executors --------------------------------------------------------------------------------
-def _chunks(items: Sequence[_Job], size: int) -> list[list[_Job]]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-def _run_inline(jobs: Sequence[_Job], config_json: str, chunk_size: int) -> Iterator[dict[str, Any]]:
-    for chunk in _chunks(jobs, chunk_size):
-        yield from _extract_chunk(chunk, config_json)
-
-
-def _run_processes(jobs: Sequence[_Job], config_json: str, workers: int, chunk_size: int) -> Iterator[dict[str, Any]]:
-    # spawn: workers start clean (no inherited threads or locks), same behaviour on every OS
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers) as pool:
-        args = [(chunk, config_json) for chunk in _chunks(jobs, chunk_size)]
-        for results in pool.imap_unordered(_star_chunk, args):
-            yield from results
-
-
-def _star_chunk(args: tuple[Sequence[_Job], str]) -> list[dict[str, Any]]:
-    return _extract_chunk(*args)
-
-
-def _run_dask(jobs: Sequence[_Job], config_json: str, scheduler: Any, chunk_size: int) -> Iterator[dict[str, Any]]:
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError as err:  # pragma: no cover - dask is a declared extra
-        raise ConfigError("executor 'dask' needs dask.distributed",
-                          hint="pip install 'dask[distributed]' or use --executor process") from err
-    if scheduler is None:
-        raise ConfigError("executor 'dask' needs a scheduler address",
-                          hint="pass --scheduler tcp://HOST:8786 (the address `dask scheduler` prints)")
-    own = not isinstance(scheduler, Client)
-    try:
-        client = Client(scheduler) if own else scheduler
-    except OSError as err:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {err}",
-                          hint="start it with `dask scheduler` and workers with `dask worker ADDRESS`") from None
-    try:
-        futures = [client.submit(_extract_chunk, chunk, config_json, pure=False)
-                   for chunk in _chunks(jobs, chunk_size)]
-        try:
-            for future in as_completed(futures):
-                yield from future.result()
-        finally:
-            client.cancel([f for f in futures if not f.done()])
-    finally:
-        if own:
-            client.close()
-
-
-# --- table files ------------------------------------------------------------------------------
+# --- the table's files --------------------------------------------------------------------------
 def _meta(u: Utterance) -> dict[str, Any]:
     return {"key": u.key, "path": u.path, "start": u.start, "end": u.end, "label": u.label,
             "speaker": u.speaker, "gender": u.gender, "corpus": u.corpus}
 
 
-def _same_source(row: dict[str, Any], u: Utterance) -> bool:
-    return row.get("path") == u.path and row.get("start") == u.start and row.get("end") == u.end
+def _source(u: Utterance) -> tuple[Any, ...]:
+    return (u.path, u.start, u.end)
 
 
-def _check_settings(paths: CueTablePaths, config: CueExtractionConfig, restart: bool) -> None:
-    settings = {"fingerprint": config.fingerprint(), "config": config.model_dump(mode="json")}
-    have_rows = paths.part.exists() or paths.jsonl.exists()
-    if have_rows and not restart:
-        old = None
-        with contextlib.suppress(OSError, json.JSONDecodeError):
-            old = json.loads(paths.settings.read_text(encoding="utf-8"))
-        if not old or old.get("fingerprint") != settings["fingerprint"]:
-            raise ConfigError(f"{paths.parquet.parent}: the cue table there was computed with other settings "
-                              f"(or its {paths.settings.name} is missing)",
-                              hint="rerun with restart=True / --restart to recompute it, or write elsewhere")
+class _Journal:
+    """The :class:`~spokenemo.core.cache.ItemStore` of one cue table: rows reused from the
+    finished table and the journal of an interrupted run; new rows appended to the journal,
+    errors to the run's error log."""
+
+    def __init__(self, paths: CueTablePaths, utts: Sequence[Utterance]) -> None:
+        self.part = JsonlLog(paths.part, what="cue table journal")
+        self.errors = JsonlLog(paths.errors, what="cue error log")
+        self.by_key = {u.key: u for u in utts}
+        self.done: dict[str, dict[str, Any]] = {}
+        for log_ in (JsonlLog(paths.jsonl, what="cue table"), self.part):  # the final table, then the journal
+            for row in log_.read():
+                u = self.by_key.get(row.get("key", ""))
+                if u is not None and (row.get("path"), row.get("start"), row.get("end")) == _source(u):
+                    self.done[u.key] = row
+        self.error_records: list[dict[str, Any]] = []
+
+    def has(self, key: str, source: Any = None) -> bool:
+        return key in self.done
+
+    def put(self, key: str, value: dict[str, Any], *, source: Any = None) -> None:
+        row = {**_meta(self.by_key[key]), **value}
+        self.part.append(row)
+        self.done[key] = row
+
+    def put_error(self, key: str, error: dict[str, Any], *, source: Any = None) -> None:
+        self.errors.append(error)
+
+    def rows(self, utts: Sequence[Utterance]) -> list[dict[str, Any]]:
+        """The table: one row per utterance that has one, in manifest order."""
+        return [self.done[u.key] for u in utts if u.key in self.done]
+
+
+def _prepare(paths: CueTablePaths, config: CueExtractionConfig, restart: bool) -> None:
+    """Check (or, with ``restart``, discard) an earlier table at ``paths``; record the settings."""
+    paths.parquet.parent.mkdir(parents=True, exist_ok=True)
     if restart:
         for p in (paths.part, paths.jsonl, paths.parquet, paths.errors):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-    with atomic_write(paths.settings) as fh:
-        json.dump(settings, fh, indent=1)
-        fh.write("\n")
-
-
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in META_COLUMNS})
-    with atomic_write(path, "wb") as fh:
-        pq.write_table(table, fh)
+            p.unlink(missing_ok=True)
+    claim_fingerprint(paths.settings, config.fingerprint(), config.model_dump(mode="json"),
+                      resume=paths.part.exists() or paths.jsonl.exists(), what="cue table",
+                      hint="rerun with restart=True / --restart to recompute it, or write elsewhere")
+    with atomic_write(paths.errors):                # failures are retried: start a fresh error log
+        pass
 
 
 def read_cue_table(path: str | Path) -> list[dict[str, Any]]:
@@ -227,21 +190,29 @@ def read_cue_table(path: str | Path) -> list[dict[str, Any]]:
     if path.is_dir():
         path = CueTablePaths.for_output(path).parquet
     if not path.is_file():
-        raise ConfigError(f"{path}: cue table not found",
-                          hint="extract one with `spokenemo cues --manifest M.jsonl -o OUT.parquet`")
-    if path.suffix == ".jsonl":
-        rows = read_jsonl_tolerant(path)
-    else:
-        try:
-            import pyarrow.parquet as pq
-
-            rows = pq.read_table(path).to_pylist()
-        except Exception as err:  # noqa: BLE001 - pyarrow raises several types for bad files
-            raise ConfigError(f"{path}: not a readable Parquet file ({err})",
-                              hint="give the .parquet or .jsonl written by `spokenemo cues --manifest`") from None
+        raise ConfigError(f"{path}: cue table not found", hint=NOT_FOUND_HINT)
+    rows = read_rows(path, what="cue table",
+                     hint="give the .parquet or .jsonl written by `spokenemo cues --manifest`")
     if rows and "key" not in rows[0]:
         raise ConfigError(f"{path}: not a cue table (no 'key' column)")
     return rows
+
+
+def read_cue_settings(path: str | Path) -> dict[str, Any] | None:
+    """The extraction settings recorded beside a cue table (``{"fingerprint", "config"}``), or
+    None when there are none (a table not written by :func:`extract_manifest`)."""
+    path = Path(path)
+    if path.is_dir() or path.suffix == ".parquet":
+        settings = CueTablePaths.for_output(path).settings
+    else:
+        settings = path.with_name(path.name[: -len(path.suffix)] + ".settings.json") if path.suffix else path
+    if not settings.is_file():
+        return None
+    try:
+        return json.loads(settings.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{settings}: not valid JSON ({err.msg})",
+                          hint="rewrite the table with `spokenemo cues --manifest ... --restart`") from None
 
 
 def extract_manifest(
@@ -298,69 +269,43 @@ def extract_manifest(
         The manifest is missing or malformed.
     ConfigError
         Bad settings, an existing table with other settings, or an unreachable Dask scheduler.
+    Interrupted
+        SIGINT/SIGTERM (a ``KeyboardInterrupt``): the workers are stopped, every finished row
+        is in the journal, and ``done``/``total`` say how far the run got.
     """
-    from tqdm.auto import tqdm
-
     cfg = config or CueExtractionConfig()
+    check_executor(executor, workers)
+    utts, base = _utterances(manifest, base_dir)
+    paths = CueTablePaths.for_output(out)
+    _prepare(paths, cfg, restart)
+    journal = _Journal(paths, utts)
+
+    def report(u: Utterance, outcome: Outcome) -> None:
+        if on_result is not None:
+            on_result({"key": u.key, "row": outcome.value} if outcome.ok else {"key": u.key, "error": outcome.error})
+
+    run = run_items(utts, _extract_job, journal, key=lambda u: u.key, source=_source,
+                    job=lambda u: _Job(u.key, str(u.audio_path(base)), u.start, u.end), args=(cfg,),
+                    workers=workers, executor=executor, scheduler=scheduler, chunk_size=chunk_size,
+                    on_error=_error_record, progress=progress, desc="cues", unit="utt", on_result=report)
+    rows = journal.rows(utts)
+    write_parquet(paths.parquet, rows, empty_columns=META_COLUMNS)
+    write_jsonl(paths.jsonl, rows)
+    journal.part.clear()
+    return BatchSummary(paths=paths, total=len(utts), done=len(rows), computed=run.computed, errors=run.errors)
+
+
+def _utterances(manifest: str | Path | Sequence[Utterance],
+                base_dir: str | Path | None) -> tuple[list[Utterance], Path]:
+    """The utterances (all with audio), and the folder their relative audio paths resolve against."""
     if isinstance(manifest, (str, Path)):
         base = Path(base_dir) if base_dir is not None else Path(manifest).resolve().parent
         utts = read_manifest(manifest)
     else:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         utts = list(manifest)
-    if executor not in ("process", "dask"):
-        raise ConfigError(f"unknown executor {executor!r}", hint="use 'process' or 'dask'")
-    if workers < 1:
-        raise ConfigError(f"workers must be at least 1, got {workers}")
     no_audio = [u.key for u in utts if u.path is None]
     if no_audio:
         raise ConfigError(f"{len(no_audio)} utterance(s) have no audio path (e.g. {no_audio[:3]})",
                           hint="cues need audio; filter text-only utterances out of the manifest")
-
-    paths = CueTablePaths.for_output(out)
-    paths.parquet.parent.mkdir(parents=True, exist_ok=True)
-    _check_settings(paths, cfg, restart)
-
-    by_key = {u.key: u for u in utts}
-    done: dict[str, dict[str, Any]] = {}
-    for source in (paths.jsonl, paths.part):      # the final table of a finished run, then the journal
-        for row in read_jsonl_tolerant(source):
-            u = by_key.get(row.get("key", ""))
-            if u is not None and _same_source(row, u):
-                done[u.key] = row
-    todo = [u for u in utts if u.key not in done]
-    with atomic_write(paths.errors):                # failures are retried: start a fresh error log
-        pass
-
-    jobs = [_Job(u.key, str(u.audio_path(base)), u.start, u.end) for u in todo]
-    config_json = cfg.model_dump_json()
-    if executor == "dask":
-        results = _run_dask(jobs, config_json, scheduler, chunk_size)
-    elif workers > 1 and len(jobs) > 1:
-        results = _run_processes(jobs, config_json, workers, chunk_size)
-    else:
-        results = _run_inline(jobs, config_json, chunk_size)
-
-    errors: list[dict[str, Any]] = []
-    computed = 0
-    with tqdm(total=len(jobs), desc="cues", unit="utt", disable=not progress) as bar:
-        for result in results:
-            u = by_key[result["key"]]
-            if "row" in result:
-                row = {**_meta(u), **result["row"]}
-                append_jsonl(paths.part, row)
-                done[u.key] = row
-                computed += 1
-            else:
-                append_jsonl(paths.errors, result["error"])
-                errors.append(result["error"])
-            if on_result is not None:
-                on_result(result)
-            bar.update(1)
-
-    rows = [done[u.key] for u in utts if u.key in done]
-    _write_parquet(paths.parquet, rows)
-    write_jsonl(paths.jsonl, rows)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(paths.part)
-    return BatchSummary(paths=paths, total=len(utts), done=len(rows), computed=computed, errors=errors)
+    return utts, base

@@ -1,4 +1,4 @@
-"""Thresholds that turn utterance-level cue values into words (spec Eq. 1).
+"""Thresholds that turn utterance-level cue values into words (docs/methods/aecotd.md, Eq. 1).
 
 ``Threshold_f = median over the training fold of f``; a value strictly above it gets the first
 word (high/strong/fast, ...). :meth:`Thresholds.fit` fits them on the training rows only;
@@ -25,22 +25,16 @@ import numpy as np
 
 from spokenemo.core.errors import ConfigError
 from spokenemo.core.fileio import atomic_write
+from spokenemo.core.speakers import speaker_of_row
 from spokenemo.features.cues.vocabulary import COARSE_CUES, WORDS, word_for
 
 FORMAT = "spokenemo-cue-thresholds"
 FORMAT_VERSION = 1
 
 
-def speaker_of(row: Mapping[str, Any]) -> str | None:
-    """Speaker identity of a cue row: ``"corpus/speaker"`` when the row names its corpus.
-
-    (Speaker ``"01"`` of two corpora is two people, as in :mod:`spokenemo.protocols.folds`.)
-    """
-    speaker = row.get("speaker")
-    if speaker is None or (isinstance(speaker, float) and math.isnan(speaker)) or str(speaker) == "":
-        return None
-    corpus = row.get("corpus")
-    return f"{corpus}/{speaker}" if corpus else str(speaker)
+#: Speaker identity of a cue row (``"corpus/speaker"``; None when the row names no speaker): the one
+#: speaker rule, :func:`spokenemo.core.speakers.speaker_of_row`, under the name this module exported.
+speaker_of = speaker_of_row
 
 
 def _value(row: Mapping[str, Any], cue: str) -> float | None:
@@ -139,7 +133,7 @@ class Thresholds:
         """
         by_speaker: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for row in rows:
-            spk = speaker_of(row)
+            spk = speaker_of_row(row)
             if spk is not None:
                 by_speaker[spk].append(row)
         merged = dict(self.speaker_medians)

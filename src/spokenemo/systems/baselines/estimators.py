@@ -1,10 +1,10 @@
-"""Baseline classifiers run by the experiment runner on the same folds as the student.
+"""The scikit-learn estimators of the baseline systems (:mod:`spokenemo.systems.baselines`).
 
 Each baseline is a scikit-learn estimator built by :func:`make_baseline`; everything that learns
 from data (imputation, standardisation, the classifier) is fitted on the training part of the
 fold only. The one exception is the optional per-speaker z-scoring (:func:`speaker_zscore`),
 which standardises each speaker with that speaker's own mean and std over *all* of their
-utterances, labels unused: the speaker normalisation of /work/shared/spec/reference-numbers.md
+utterances, labels unused: the speaker normalisation of the reference numbers in docs/results.md
 (transductive on the test speakers' features, never on their labels).
 
 >>> X = np.array([[1.0], [3.0], [10.0], [30.0]])
@@ -18,6 +18,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 from spokenemo.core.errors import SpokenemoError
 
@@ -63,7 +70,7 @@ def make_baseline(kind: str, options: dict[str, Any], seed: int = 0) -> Any:
     ----------
     kind : str
         ``"cue-lr"``, ``"egemaps-svm"``, ``"majority"`` or ``"tfidf-lr"``
-        (see :mod:`spokenemo.experiment.systems`).
+        (the registered baseline systems of :mod:`spokenemo.systems.baselines`).
     options : dict
         The system's options (``C``, ``ngram_max``, ``min_df``).
     seed : int
@@ -75,14 +82,6 @@ def make_baseline(kind: str, options: dict[str, Any], seed: int = 0) -> Any:
         Numeric kinds impute missing values with the training median, then standardise with
         the training mean and std, then classify with balanced class weights.
     """
-    from sklearn.dummy import DummyClassifier
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
     if kind == "cue-lr":
         return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                              LogisticRegression(C=float(options.get("C", 1.0)), class_weight="balanced",
