@@ -31,6 +31,9 @@ def test_registry_refuses_a_second_owner_and_lists_known_names():
         reg.add("a", 2)
     with pytest.raises(ConfigError, match="known: a"):
         reg.get("b")
+    assert reg.remove("a") == 1 and "a" not in reg
+    with pytest.raises(ConfigError, match="unknown widget 'a'"):
+        reg.remove("a")
 
 
 def test_one_speaker_rule_for_segments_and_rows():

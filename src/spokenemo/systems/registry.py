@@ -109,9 +109,9 @@ def unregister_system(name: str) -> None:
     """Remove a system, its aliases and its presets (tests and notebooks that register toys)."""
     cls = SYSTEMS.get(name)
     for key in [k for k in SYSTEMS.names() if SYSTEMS.get(k) is cls]:
-        SYSTEMS._items.pop(key)
+        SYSTEMS.remove(key)
     for key in [k for k in SYSTEM_PRESETS.names() if SYSTEM_PRESETS.get(k).kind == cls.name]:
-        SYSTEM_PRESETS._items.pop(key)
+        SYSTEM_PRESETS.remove(key)
 
 
 def get_system(name: str) -> type[System]:
