@@ -28,20 +28,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from spokenemo import api
 from spokenemo.apps.web import ClipResult, write_explanation_page
 from spokenemo.core.errors import SpokenemoError
-from spokenemo.data import prepare
-from spokenemo.data.manifest import Utterance, write_manifest
-from spokenemo.features.cues import (
-    CueExtractionConfig,
-    Thresholds,
-    analyse,
-    load_for_cues,
-    plot_cues,
-    render_cue_text,
-)
-from spokenemo.protocols.summary import summarize
-from spokenemo.systems.aecotd.default_model import REPO_ROOT, find_default_model
+from spokenemo.data.manifest import Segment
+from spokenemo.features.cues import CueExtractionConfig, Thresholds, analyse, load_for_cues, plot_cues
+from spokenemo.llm.factory import get_backend
+from spokenemo.llm.prompts import load_template
+from spokenemo.systems.aecotd.default_model import REPO_ROOT
+from spokenemo.systems.aecotd.teacher import build_requests, parse_teacher_output
 
 DEFAULT_CLIPS = REPO_ROOT / "tests" / "data" / "ravdess"
 FOUR_CLASSES = ("angry", "happy", "neutral", "sad")
@@ -53,12 +48,12 @@ def coarse_words(cue_text: str) -> str:
     return ", ".join(f"{name.lower()} {word}" for name, word in _WORD.findall(cue_text))
 
 
-def _pick(utts: list[Utterance], limit: int | None) -> list[Utterance]:
+def _pick(utts: list[Segment], limit: int | None) -> list[Segment]:
     """The first ``limit`` clips, one per 4-class emotion first (all clips when no limit)."""
     if limit is None or limit >= len(utts):
         return utts
     order = sorted(utts, key=lambda u: (u.label not in FOUR_CLASSES, u.speaker or "", u.label or "", u.key))
-    chosen: list[Utterance] = []
+    chosen: list[Segment] = []
     seen: set[str | None] = set()
     for u in order:
         if u.label in FOUR_CLASSES and u.label not in seen:
@@ -71,12 +66,12 @@ def _pick(utts: list[Utterance], limit: int | None) -> list[Utterance]:
 
 @dataclass
 class _Clip:
-    utt: Utterance
+    utt: Segment
     result: ClipResult
     row: dict
 
 
-def _analyse_clips(utts: list[Utterance], plots: Path, config: CueExtractionConfig) -> list[_Clip]:
+def _analyse_clips(utts: list[Segment], plots: Path, config: CueExtractionConfig) -> list[_Clip]:
     clips = []
     for i, u in enumerate(utts):
         y = load_for_cues(u.path, config=config)
@@ -93,17 +88,14 @@ def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
                           speaker_clips: dict[str, list[str]]) -> str:
     """Explain each clip; a speaker-relative student words a speaker's cues against the medians of
     all of that speaker's clips in the folder (unlabelled)."""
-    from spokenemo.systems.aecotd import explain, load_student, speaker_reference, uses_speaker_medians
-    from spokenemo.systems.aecotd.inference import student_cue_settings
-
-    student = load_student(model)
-    relative = uses_speaker_medians(student)
+    student = api.load_student(model)
+    relative = api.uses_speaker_medians(student)
     # a speaker needs as many clips as the model's thresholds ask for own medians
-    need = student_cue_settings(student)[1].min_speaker_utterances if relative else 0
-    refs = {spk: speaker_reference(student, paths) for spk, paths in speaker_clips.items()
+    need = api.reference_minimum(student)
+    refs = {spk: api.speaker_reference(student, paths) for spk, paths in speaker_clips.items()
             if relative and len(paths) >= need}
     for c in clips:
-        e = explain(student, c.utt.path, text=c.utt.text, reference=refs.get(c.utt.speaker or ""))
+        e = api.explain(c.utt.path, student, text=c.utt.text, reference=refs.get(c.utt.speaker or ""))
         c.result.emotion, c.result.probabilities = e.emotion, e.probabilities
         c.result.cue_text, c.result.explanation = e.cue_text, e.explanation or ""
     if relative:
@@ -112,12 +104,8 @@ def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
 
 
 def _explain_zero_shot(clips: list[_Clip], thresholds: Thresholds, n: int, console: Console) -> str:
-    from spokenemo.llm.factory import get_backend
-    from spokenemo.llm.prompts import load_template
-    from spokenemo.systems.aecotd.teacher import build_requests, parse_teacher_output
-
     for c in clips:
-        c.result.cue_text = render_cue_text(c.row, thresholds, speaker=c.utt.speaker)
+        c.result.cue_text = api.render_cue_text(c.row, thresholds, speaker=c.utt.speaker)
         c.result.emotion = "(not asked)"
     # one clip per 4-class emotion first, so a short demo still shows the contrast
     order = sorted(clips, key=lambda c: (c.utt.label not in FOUR_CLASSES, c.utt.speaker or "", c.utt.label or ""))
@@ -149,14 +137,14 @@ def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: i
     """
     console = Console(width=None if Console().is_terminal else 180)
     t0 = time.perf_counter()
-    everything = prepare("ravdess", clips_dir)
+    everything = api.prepare("ravdess", clips_dir)
     speaker_clips: dict[str, list[str]] = {}
     for u in everything:
         speaker_clips.setdefault(u.speaker or "", []).append(str(u.path))
     utts = _pick(everything, limit)
     out.mkdir(parents=True, exist_ok=True)
-    write_manifest(out / "manifest.jsonl", utts)
-    console.print(f"[bold]{clips_dir}[/]: {summarize(utts).line()}")
+    api.write_manifest(out / "manifest.jsonl", utts)
+    console.print(f"[bold]{clips_dir}[/]: {api.summarize(utts).line()}")
 
     config = CueExtractionConfig()
     clips = _analyse_clips(utts, out / "plots", config)
@@ -195,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     try:
-        model = args.model if args.model is not None else find_default_model()
+        model = args.model if args.model is not None else api.find_default_model()
         run(args.clips, args.out, model, args.explain, args.limit)
     except SpokenemoError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -27,7 +27,9 @@ from typing import Protocol
 
 import numpy as np
 
+from spokenemo.audio import load_audio
 from spokenemo.core.errors import ConfigError, ModelNotFoundError
+from spokenemo.core.lazy import optional_import
 
 BACKENDS: tuple[str, ...] = ("auto", "pocketsphinx", "faster-whisper", "none")
 SAMPLE_RATE = 16000
@@ -59,9 +61,8 @@ class _PocketSphinx:
             raise ModelNotFoundError("the ASR backend 'pocketsphinx' is not installed",
                                      hint="pip install pocketsphinx (its English model is inside the wheel), "
                                           "or give the transcript with --text")
-        from pocketsphinx import Decoder
-
-        self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        pocketsphinx = optional_import("pocketsphinx", purpose="speech recognition")
+        self._decoder = pocketsphinx.Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
 
     def __call__(self, audio: np.ndarray) -> str:
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
@@ -97,9 +98,8 @@ class _FasterWhisper:
         if not (path / "model.bin").is_file():
             raise ModelNotFoundError(f"{path}: not a CTranslate2 Whisper folder (no model.bin)",
                                      hint="give the folder that holds model.bin, config.json and the tokenizer")
-        from faster_whisper import WhisperModel
-
-        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        faster_whisper = optional_import("faster_whisper", purpose="speech recognition")
+        self._model = faster_whisper.WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def __call__(self, audio: np.ndarray) -> str:
         segments, _ = self._model.transcribe(audio.astype(np.float32), language="en", beam_size=1)
@@ -160,8 +160,6 @@ def transcribe(audio: np.ndarray | str | Path, *, backend: str = "auto", model_p
         Segment of the file in seconds.
     """
     if not isinstance(audio, np.ndarray):
-        from spokenemo.audio import load_audio
-
         audio = load_audio(audio, start=start, end=end, sr=SAMPLE_RATE)
     transcriber = get_transcriber(backend, model_path)
     if audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK:

@@ -1,8 +1,10 @@
 """The ``spokenemo`` command: a thin layer over the Python API.
 
 Each area keeps its commands in ``spokenemo/apps/cli/<area>.py`` as a list named ``COMMANDS``; the
-group below adds them all. Area modules import heavy dependencies (torch, transformers) inside
-their command bodies, so ``spokenemo --help`` stays fast.
+group below adds them all. A command reaches :mod:`spokenemo.api` (or a system's public
+functions) only when it runs, and heavy packages (torch, transformers) load only through
+:func:`spokenemo.core.lazy.optional_import` or inside the modules the API loads on use, so
+``spokenemo --help`` imports neither and stays fast (``tests/test_api.py`` checks it).
 """
 
 from __future__ import annotations

@@ -1,25 +1,40 @@
-"""``spokenemo train | predict | explain | export``: the AECoTD student from the command line."""
+"""``spokenemo train | predict | explain | export``: the AECoTD student from the command line.
+
+The commands call :mod:`spokenemo.api`, imported when a command runs (:func:`_api`), so that
+``spokenemo --help`` stays fast. Inputs (the audio file, the manifest, the folds, the model
+folder) are checked before a student is loaded.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from spokenemo.core.lazy import optional_import
 
 ASR_CHOICES = ["auto", "pocketsphinx", "faster-whisper", "none"]
+#: Predictions shown on the console (all of them are written to the output file).
+SHOWN_PREDICTIONS = 20
 
 
-def _console():
-    from rich.console import Console
+def _api() -> ModuleType:
+    """:mod:`spokenemo.api` (numpy, librosa, pydantic...), imported on first use: ``--help`` stays fast."""
+    return importlib.import_module("spokenemo.api")
 
+
+def _console() -> Console:
     return Console(highlight=False)
 
 
 def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple[Path, Path, bool]:
     """``[MODEL] NAME`` positionals (+ ``--model``) -> (model folder, NAME, whether the default was used)."""
-    from spokenemo.systems.aecotd.default_model import default_model_path
-
     if len(args) == 2:
         if model is not None:
             raise click.UsageError(f"give the model once: either MODEL {name} or --model with {name}")
@@ -28,14 +43,12 @@ def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple
         raise click.UsageError(f"expected [MODEL] {name}, got {len(args)} arguments")
     if model is not None:
         return model, args[0], False
-    return default_model_path(), args[0], True
+    return _api().default_model(), args[0], True
 
 
 def _set_threads(threads: int | None) -> None:
     if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+        optional_import("torch", purpose="--threads").set_num_threads(threads)
 
 
 @click.command("train")
@@ -65,30 +78,23 @@ def train_command(config: Path, output: Path, overrides: tuple[str, ...], manife
                   base_model: str | None, no_cot: bool, no_fine: bool, no_coarse: bool, no_emotion_loss: bool,
                   n_segments: int | None, epochs: float | None, restart: bool, stop_after: int | None) -> None:
     """Fine-tune the student with LoRA as CONFIG says (configs/aecotd-cpu.yaml, configs/aecotd-paper.yaml)."""
-    from spokenemo.systems.aecotd import load_config, train
-    from spokenemo.systems.aecotd.config import parse_override
-
-    sets = dict(parse_override(o) for o in overrides)
+    se = _api()
+    sets = dict(se.parse_override(o) for o in overrides)
     flags = {"data.manifest": manifest, "data.cues": cues, "data.teacher": teacher, "data.folds": folds,
              "data.fold": fold, "data.train_keys": train_keys, "model.base": base_model,
              "cues.n_segments": n_segments, "optim.epochs": epochs}
     sets.update({k: str(v) if isinstance(v, Path) else v for k, v in flags.items() if v is not None})
-    if no_cot:
-        sets["target.cot"] = False
-    if no_fine:
-        sets["cues.fine"] = False
-    if no_coarse:
-        sets["cues.coarse"] = False
-    if no_emotion_loss:
-        sets["loss.emotion_loss"] = False
-    cfg = load_config(config, overrides=sets)
+    ablations = {"target.cot": no_cot, "cues.fine": no_fine, "cues.coarse": no_coarse,
+                 "loss.emotion_loss": no_emotion_loss}
+    sets.update({k: False for k, off in ablations.items() if off})
+    cfg = se.load_student_config(config, overrides=sets)
     console = _console()
 
-    def show(row: dict) -> None:
+    def show(row: dict[str, Any]) -> None:
         console.print(f"step {row['step']}/{row['total_steps']}  epoch {row['epoch']:.2f}  loss {row['loss']:.4f}  "
                       f"label NLL {row['label_nll']:.4f}  lr {row['lr']:.2e}  {row['tokens_per_s']:.0f} tok/s")
 
-    out = train(cfg, output, resume=not restart, stop_after_steps=stop_after, on_log=show)
+    out = se.train(cfg, output, resume=not restart, stop_after_steps=stop_after, on_log=show)
     if (out / "student.json").is_file():
         metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
         console.print(f"[green]student written to {out}[/green] ({metrics['steps']} steps, "
@@ -97,15 +103,43 @@ def train_command(config: Path, output: Path, overrides: tuple[str, ...], manife
         console.print(f"stopped early; run the same command again to resume from {out}/checkpoints")
 
 
-def _metrics_table(result, report: dict):
-    from rich.table import Table
-
-    table = Table(title=f"{result.n} utterances, {report['label_set']}, mode {report['mode']}")
+def _metrics_table(result: Any, report: dict[str, Any]) -> Table:
+    table = Table(title=f"{result.n} labelled utterances, {report['label_set']}, mode {report['mode']}")
     for col in ("UA", "WA", "macro-F1", "invalid"):
         table.add_column(col, justify="right")
     table.add_row(f"{100 * result.ua:.2f}", f"{100 * result.wa:.2f}", f"{100 * result.macro_f1:.2f}",
                   str(result.n_invalid))
     return table
+
+
+def _predictions_table(predictions: list[Any], output: Path) -> Table:
+    """The first predictions: key, true label (blank when the row has none), prediction, probability."""
+    more = len(predictions) - SHOWN_PREDICTIONS
+    table = Table(title="predictions", caption=f"{more} more in {output}" if more > 0 else None)
+    for col, justify in (("key", "left"), ("label", "left"), ("predicted", "left"), ("p", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for p in predictions[:SHOWN_PREDICTIONS]:
+        prob = p.probabilities.get(p.predicted) if p.predicted is not None else None
+        table.add_row(p.key, p.label or "", p.predicted or "(invalid)", f"{prob:.2f}" if prob is not None else "-")
+    return table
+
+
+def _show_prediction(console: Console, result: Any, output: Path) -> None:
+    """Metrics over the labelled rows, how many rows had no label, the first predictions."""
+    report = result.report
+    if result.predictions:
+        console.print(_predictions_table(result.predictions, output))
+    if result.metrics is not None:
+        console.print(_metrics_table(result.metrics, report))
+    unlabelled = report["unlabelled"]
+    if unlabelled:
+        scope = "left out of the metrics" if result.metrics is not None else "no metrics without labels"
+        rows = "1 utterance has" if unlabelled == 1 else f"{unlabelled} utterances have"
+        console.print(f"{rows} no label: predicted, not scored ({scope})")
+    failed = report["inputs"]["failed"]
+    if failed:
+        console.print(f"[yellow]{failed} utterances skipped (unreadable audio); see the metrics file[/yellow]")
+    console.print(f"{len(result.predictions)} predictions written to {output}")
 
 
 @click.command("predict")
@@ -138,36 +172,31 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
                     base_model: str | None, precision: str, threads: int | None) -> None:
     """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL.
 
+    Rows without a label are predicted and shown without one; the metrics are over the
+    labelled rows.
+
     \b
     spokenemo predict MODEL MANIFEST      the student in MODEL
     spokenemo predict MANIFEST            the default student: $SPOKENEMO_MODEL, else
                                           models/spokenemo-default of the source checkout
     """
-    from spokenemo.core.errors import ConfigError
-    from spokenemo.systems.aecotd import load_student, predict_manifest
-    from spokenemo.systems.aecotd.data import read_key_list
-
+    se = _api()
     model, manifest, implicit = _split_model(args, model_opt, "MANIFEST")
+    se.check_model(model)
+    # the manifest, the selection and the cue table are checked before the student is loaded
+    targets = se.read_targets(manifest, keys=se.read_key_list(keys) if keys else None, folds=folds, fold=fold,
+                              part=part)
+    table = se.read_cue_table(cues) if cues is not None else None
     _set_threads(threads)
-
-    if (folds is None) != (fold is None):
-        raise ConfigError("--folds and --fold go together", hint="e.g. --folds folds/ --fold fold1")
-    student = load_student(model, base_model=base_model, precision=precision)  # type: ignore[arg-type]
     if output is None:
         output = manifest.with_name(f"{manifest.stem}.predictions.jsonl") if implicit else model / "predictions.jsonl"
     console = _console()
-    with console.status("predicting...") as status:
-        result = predict_manifest(student, manifest, out=output, cues=cues, folds=folds, fold=fold, part=part,
-                                  keys=read_key_list(keys) if keys else None, mode=mode,  # type: ignore[arg-type]
-                                  explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens, asr=asr,
-                                  asr_model=asr_model,
-                                  progress=lambda done, total: status.update(f"predicting {done}/{total}"))
-    if result.metrics is not None:
-        console.print(_metrics_table(result.metrics, result.report))
-    failed = result.report["inputs"]["failed"]
-    if failed:
-        console.print(f"[yellow]{failed} utterances skipped (unreadable audio); see the metrics file[/yellow]")
-    console.print(f"{len(result.predictions)} predictions written to {output}")
+    with console.status("loading the student...") as status:
+        student = se.load_student(model, base_model=base_model, precision=precision)
+        result = se.predict(student, targets, cues=table, out=output, mode=mode, explain=explain,
+                            batch_size=batch_size, max_new_tokens=max_new_tokens, asr=asr, asr_model=asr_model,
+                            progress=lambda done, total: status.update(f"predicting {done}/{total}"))
+    _show_prediction(console, result, output)
 
 
 @click.command("explain")
@@ -200,24 +229,28 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
                                       cue words against the medians of DIR's clips
                                       (the same speaker; for speaker-relative students)
     """
-    from rich.table import Table
-
-    from spokenemo.systems.aecotd import explain, load_student, speaker_reference, uses_speaker_medians
-
+    se = _api()
     model, file, _ = _split_model(args, model_opt, "FILE")
+    # a missing or unreadable file is reported before the student is loaded
+    se.check_audio(file)
+    clips = se.reference_files(references) if references else None
+    se.check_model(model)
     _set_threads(threads)
-
-    student = load_student(model, base_model=base_model)
-    reference = speaker_reference(student, references) if references else None
-    result = explain(student, file, text, asr=asr, asr_model=asr_model, start=start, end=end,
-                     max_new_tokens=max_new_tokens, reference=reference)
+    student = se.load_student(model, base_model=base_model)
+    reference = se.speaker_reference(student, clips) if clips else None
+    result = se.explain(file, student, reference=reference, text=text, asr=asr, asr_model=asr_model, start=start,
+                        end=end, max_new_tokens=max_new_tokens)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
         return
     console = _console()
-    if reference is None and uses_speaker_medians(student):
+    if reference is None and se.uses_speaker_medians(student):
         console.print("[yellow]note:[/] this student words cues against each speaker's own medians; give other "
                       "clips of this speaker with --reference (without them: the training medians)")
+    _show_explanation(console, result)
+
+
+def _show_explanation(console: Console, result: Any) -> None:
     console.print(f"[bold]emotion: {result.emotion}[/bold]")
     probs = Table(title="probabilities")
     probs.add_column("emotion")
@@ -247,9 +280,7 @@ def export_command(src: Path, dst: Path, dtype: str) -> None:
     The copy has the adapter in DTYPE and the metadata; no checkpoints, and no tokenizer for the
     embedded base (it is re-created from the bundled model). An older copy in DST is replaced.
     """
-    from spokenemo.systems.aecotd.export import export_model_dir
-
-    out = export_model_dir(src, dst, dtype=dtype)  # type: ignore[arg-type]
+    out = _api().export_model(src, dst, dtype=dtype)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     _console().print(f"[green]exported {src} to {out}[/green] ({size / 1e6:.1f} MB, adapter {dtype})")
 

@@ -16,6 +16,7 @@ Modules: :mod:`~spokenemo.systems.aecotd.config` (YAML config), :mod:`~spokenemo
 (token layout and weights), :mod:`~spokenemo.systems.aecotd.loss` (Eq. 5-6),
 :mod:`~spokenemo.systems.aecotd.trainer` and :mod:`~spokenemo.systems.aecotd.training` (training),
 :mod:`~spokenemo.systems.aecotd.scoring` (one-pass label scoring, generation),
+:mod:`~spokenemo.systems.aecotd.targets` (what a student is asked about, checked before it loads),
 :mod:`~spokenemo.systems.aecotd.prediction`, :mod:`~spokenemo.systems.aecotd.inference`,
 :mod:`~spokenemo.systems.aecotd.explanation` (using a student), :mod:`~spokenemo.systems.aecotd.model_dir`
 (what a trained student folder holds), :mod:`~spokenemo.systems.aecotd.export` (a slim, shippable copy
@@ -37,8 +38,9 @@ _EXPORTS = {
     "Student": "prediction", "Prediction": "prediction", "load_student": "prediction", "predict": "prediction",
     "ManifestPrediction": "inference", "predict_manifest": "inference",
     "Explanation": "explanation", "explain": "explanation",
-    "SpeakerReference": "explanation", "speaker_reference": "explanation",
-    "uses_speaker_medians": "explanation",
+    "SpeakerReference": "targets", "speaker_reference": "explanation",
+    "Targets": "targets", "read_targets": "targets", "check_audio": "targets", "reference_files": "targets",
+    "uses_speaker_medians": "explanation", "reference_minimum": "explanation",
     "StudentInfo": "model_dir", "read_info": "model_dir",
     "export_model_dir": "export",
     "default_model_path": "default_model", "find_default_model": "default_model",

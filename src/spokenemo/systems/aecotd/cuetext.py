@@ -16,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.core.speakers import speaker_of_row
+from spokenemo.features.cues import (
+    COARSE_CUES,
+    EXTENDED_CUES,
+    CueExtractionConfig,
+    CueTablePaths,
+    CueTextConfig,
+    Thresholds,
+    UtteranceCues,
+    extract_file,
+    render_cue_text,
+)
+from spokenemo.features.cues import read_cue_table as read_cue_rows
 from spokenemo.systems.aecotd.config import CuesSection
 
 log = logging.getLogger(__name__)
@@ -38,22 +51,15 @@ class CueTable:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _settings_path(path: Path) -> Path:
-    from spokenemo.features.cues import CueTablePaths
-
-    if path.is_dir() or path.suffix == ".parquet":
-        return CueTablePaths.for_output(path).settings
-    return path.with_name(path.name[: -len(path.suffix)] + ".settings.json") if path.suffix else path
-
-
 def read_cue_table(path: str | Path) -> CueTable:
-    """Read a cue table (``.parquet``, ``.jsonl`` or its folder) and its extraction settings."""
-    from spokenemo.features.cues import read_cue_table as read_rows
+    """A cue table by key (:func:`spokenemo.features.cues.read_cue_table`) with its extraction settings.
 
+    The settings are the ``*.settings.json`` beside the table (:class:`~spokenemo.features.cues.CueTablePaths`).
+    """
     path = Path(path)
-    rows = {str(r["key"]): r for r in read_rows(path)}
+    rows = {str(r["key"]): r for r in read_cue_rows(path)}
     options: dict[str, Any] = {"path": str(path)}
-    settings = _settings_path(path)
+    settings = CueTablePaths.for_output(path).settings
     if settings.is_file():
         saved = json.loads(settings.read_text(encoding="utf-8"))
         options.update(fingerprint=saved.get("fingerprint"), extraction=saved.get("config", {}))
@@ -63,41 +69,33 @@ def read_cue_table(path: str | Path) -> CueTable:
     return CueTable(rows=rows, options=options)
 
 
-def text_config(cues: CuesSection | Mapping[str, Any]) -> Any:
+def text_config(cues: CuesSection | Mapping[str, Any]) -> CueTextConfig:
     """The :class:`spokenemo.features.cues.CueTextConfig` of a config's ``cues`` section (or its JSON form)."""
-    from spokenemo.features.cues import CueTextConfig
-
     data = cues.model_dump() if isinstance(cues, CuesSection) else dict(cues)
     keys = ("coarse", "fine", "extended", "n_segments", "decimals")
     return CueTextConfig(**{k: data[k] for k in keys if k in data})
 
 
-def fit_thresholds(rows: Iterable[Mapping[str, Any]], cues: CuesSection, info: Mapping[str, Any] | None = None) -> Any:
+def fit_thresholds(rows: Iterable[Mapping[str, Any]], cues: CuesSection,
+                   info: Mapping[str, Any] | None = None) -> Thresholds:
     """:class:`spokenemo.features.cues.Thresholds` fitted on (training) rows, for the cues the text shows."""
-    from spokenemo.features.cues import COARSE_CUES, EXTENDED_CUES, Thresholds
-
     names = list(COARSE_CUES) + (list(EXTENDED_CUES) if cues.extended else [])
     return Thresholds.fit(rows, cues=names, speaker_relative=cues.speaker_relative, info=info)
 
 
-def thresholds_from_json(obj: Mapping[str, Any]) -> Any:
-    from spokenemo.features.cues import Thresholds
-
+def thresholds_from_json(obj: Mapping[str, Any]) -> Thresholds:
+    """Thresholds saved with a student (``thresholds.json``)."""
     return Thresholds.from_json(dict(obj), source="student thresholds")
 
 
-def render(row: Any, thresholds: Any, config: Any) -> str:
+def render(row: Mapping[str, Any] | UtteranceCues, thresholds: Thresholds, config: CueTextConfig | None) -> str:
     """Cue text of one utterance (a cue-table row or :class:`~spokenemo.features.cues.UtteranceCues`)."""
-    from spokenemo.features.cues import render_cue_text, speaker_of
-
-    speaker = speaker_of(row) if isinstance(row, Mapping) else None
+    speaker = speaker_of_row(row) if isinstance(row, Mapping) else None
     return render_cue_text(row, thresholds, config, speaker=speaker)
 
 
-def extraction_config(saved: Mapping[str, Any] | None, n_segments: int) -> Any:
+def extraction_config(saved: Mapping[str, Any] | None, n_segments: int) -> CueExtractionConfig:
     """Extraction settings for new audio: the training table's, with ``n_segments`` included."""
-    from spokenemo.features.cues import CueExtractionConfig
-
     options = dict(saved or {})
     counts = set(options.get("n_segments") or ()) | {n_segments}
     options["n_segments"] = tuple(sorted(counts))
@@ -108,8 +106,7 @@ def extraction_config(saved: Mapping[str, Any] | None, n_segments: int) -> Any:
                           hint="retrain the student with this version of spokenemo") from None
 
 
-def cues_of_file(path: str | Path, config: Any, *, start: float | None = None, end: float | None = None) -> Any:
+def cues_of_file(path: str | Path, config: CueExtractionConfig | None, *, start: float | None = None,
+                 end: float | None = None) -> UtteranceCues:
     """:class:`spokenemo.features.cues.UtteranceCues` of an audio file (or segment)."""
-    from spokenemo.features.cues import extract_file
-
     return extract_file(path, start=start, end=end, config=config)

@@ -23,36 +23,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spokenemo.audio import load_audio
 from spokenemo.core.errors import AudioError, ConfigError
+from spokenemo.models.asr import resolve_backend, transcribe
 from spokenemo.systems.aecotd.cuetext import cues_of_file, render
 from spokenemo.systems.aecotd.inference import student_cue_settings
 from spokenemo.systems.aecotd.inputs import StudentInput
 from spokenemo.systems.aecotd.prediction import Student, predict
+from spokenemo.systems.aecotd.targets import (
+    REFERENCE_SPEAKER,
+    TRAINING_MEDIANS,
+    SpeakerReference,
+    reference_files,
+)
+
+__all__ = ["REFERENCE_SPEAKER", "TRAINING_MEDIANS", "Explanation", "SpeakerReference", "explain",
+           "reference_minimum", "speaker_reference", "uses_speaker_medians"]
 
 log = logging.getLogger(__name__)
-
-#: Speaker name under which reference medians are added to the thresholds.
-REFERENCE_SPEAKER = "<reference>"
-TRAINING_MEDIANS = "the training medians"
-
-
-@dataclass(frozen=True)
-class SpeakerReference:
-    """Cue rows of other, unlabelled clips of one speaker, for speaker-relative cue words.
-
-    Attributes
-    ----------
-    rows : tuple of dict
-        Raw cue values per readable clip.
-    failed : dict
-        Path -> why it was skipped (unreadable, too short, ...).
-    """
-
-    rows: tuple[dict[str, Any], ...]
-    failed: dict[str, str] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def uses_speaker_medians(student: Student) -> bool:
@@ -61,20 +49,9 @@ def uses_speaker_medians(student: Student) -> bool:
     return thresholds is not None and bool(thresholds.speaker_relative)
 
 
-def _reference_files(paths: Sequence[str | Path]) -> list[Path]:
-    from spokenemo.data._find import iter_audio
-
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(iter_audio(p, recursive=True))
-            if not found:
-                raise ConfigError(f"reference folder {p} has no audio files",
-                                  hint="give clips (.wav, .flac, .opus, ...) of the same speaker")
-            files.extend(found)
-        else:
-            files.append(p)
-    return files
+def reference_minimum(student: Student) -> int:
+    """How many readable clips a speaker reference needs (0 when the student uses no speaker medians)."""
+    return student_cue_settings(student)[1].min_speaker_utterances if uses_speaker_medians(student) else 0
 
 
 def speaker_reference(student: Student, paths: Sequence[str | Path]) -> SpeakerReference:
@@ -93,7 +70,7 @@ def speaker_reference(student: Student, paths: Sequence[str | Path]) -> SpeakerR
         raise ConfigError("this student reads no cues, so reference clips have nothing to set",
                           hint="leave out the reference")
     rows, failed = [], {}
-    for f in _reference_files(paths):
+    for f in reference_files(paths):
         try:
             rows.append(cues_of_file(f, extraction).to_row())
         except AudioError as err:
@@ -173,13 +150,9 @@ def explain(student: Student, wav_path: str | Path, text: str | None = None, *, 
     AudioError
         The file cannot be read (missing, not audio, empty, too short).
     """
-    from spokenemo.audio import load_audio
-
     samples = load_audio(wav_path, start=start, end=end, sr=16000)
     source = "given"
     if text is None:
-        from spokenemo.models.asr import resolve_backend, transcribe
-
         text, source = transcribe(samples, backend=asr, model_path=asr_model), resolve_backend(asr, asr_model)
     cfg, thresholds, extraction = student_cue_settings(student)
     raw: dict[str, Any] = {}

@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from spokenemo import __version__
 from spokenemo.core.errors import ConfigError, ModelNotFoundError
+from spokenemo.core.lazy import optional_import
 from spokenemo.systems.aecotd.config import EMBEDDED
 from spokenemo.systems.aecotd.model_dir import (
     ADAPTER_DIR,
@@ -60,17 +62,16 @@ def _check_paths(src: Path, dst: Path) -> None:
 
 def _cast_adapter(src: Path, dst: Path, dtype: str) -> dict[str, Any]:
     """Copy ``src`` (a peft adapter folder) to ``dst`` with floating weights cast to ``dtype``."""
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
+    torch = optional_import("torch", purpose="exporting a student")
+    safetensors = optional_import("safetensors", purpose="exporting a student")
+    save_file = optional_import("safetensors.torch", purpose="exporting a student").save_file
     weights = src / ADAPTER_WEIGHTS
     for need in (weights, src / ADAPTER_CONFIG):
         if not need.is_file():
             raise ModelNotFoundError(f"{src}: {need.name} is missing",
                                      hint="export a model directory written by `spokenemo train`")
     target = getattr(torch, dtype)
-    with safe_open(str(weights), framework="pt") as fh:
+    with safetensors.safe_open(str(weights), framework="pt") as fh:
         metadata = fh.metadata() or {}
         tensors = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 (safe_open is not iterable)
     cast: dict[str, Any] = {}
@@ -136,8 +137,6 @@ def export_model_dir(src: str | Path, dst: str | Path, *, dtype: ExportDtype = "
         for name in (THRESHOLDS_FILE, PROMPT_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_LOG_FILE):
             if (src / name).is_file():
                 shutil.copy2(src / name, tmp / name)
-        from spokenemo import __version__
-
         record = info.model_dump(mode="json")
         record["export"] = {"from": str(src), "from_created": info.created, "dtype": dtype, "tokenizer": tokenizer,
                             "adapter_bytes": sizes["bytes_after"], "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

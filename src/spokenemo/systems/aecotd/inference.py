@@ -4,6 +4,11 @@ The student's inputs are built as at training time: transcripts from the manifes
 backend when the manifest has none), cue text rendered with the thresholds and cue settings
 saved with the model, from a cue table when one is given, else computed from the audio with
 the model's extraction settings.
+
+A row without a label is predicted and written with ``"label": null``; it is never scored:
+the metrics are over the labelled rows only, and the report counts the unlabelled ones.
+Read and check the manifest with :func:`spokenemo.systems.aecotd.targets.read_targets` before
+loading the student, so that a bad manifest is reported at once.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from spokenemo.core.errors import ConfigError, ProtocolError, SpokenemoError
+from spokenemo.core.errors import ConfigError, SpokenemoError
 from spokenemo.core.fileio import atomic_write, write_jsonl
-from spokenemo.data.manifest import Utterance, read_manifest
-from spokenemo.protocols import apply_label_set, get_label_set, read_folds
+from spokenemo.data.manifest import Segment
+from spokenemo.models.asr import transcribe
+from spokenemo.protocols import apply_label_set, compute_metrics, get_label_set
 from spokenemo.systems.aecotd.cuetext import (
     CueTable,
     cues_of_file,
@@ -31,6 +37,10 @@ from spokenemo.systems.aecotd.cuetext import (
 )
 from spokenemo.systems.aecotd.inputs import StudentInput
 from spokenemo.systems.aecotd.prediction import INVALID, Prediction, Student, predict
+from spokenemo.systems.aecotd.targets import Targets, has_label, read_targets, select_keys
+
+__all__ = ["InputReport", "ManifestPrediction", "build_inputs", "predict_manifest", "select_keys",
+           "student_cue_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +70,7 @@ class InputReport:
                 "failed": len(self.failed), "failures": dict(list(self.failed.items())[:50])}
 
 
-def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table: CueTable | None = None,
+def build_inputs(student: Student, utterances: Sequence[Segment], *, cue_table: CueTable | None = None,
                  base_dir: str | Path | None = None, asr: str = "auto", asr_model: str | Path | None = None,
                  force_asr: bool = False) -> tuple[list[StudentInput], InputReport]:
     """Student inputs for ``utterances`` (see the module docstring).
@@ -70,13 +80,11 @@ def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table
     """
     cfg, thresholds, extraction = student_cue_settings(student)
     report = InputReport()
-    prepared: list[tuple[Utterance, str, dict[str, Any] | None]] = []
+    prepared: list[tuple[Segment, str, dict[str, Any] | None]] = []
     for u in utterances:
         try:
             transcript = u.text or ""
             if force_asr or not transcript:
-                from spokenemo.models.asr import transcribe
-
                 path = u.audio_path(base_dir)
                 if path is None:
                     raise ConfigError(f"utterance {u.key!r} has neither a transcript nor audio")
@@ -102,7 +110,8 @@ def build_inputs(student: Student, utterances: Sequence[Utterance], *, cue_table
         # new speakers get their own medians from their unlabelled utterances (labels are not read)
         thresholds = thresholds.with_speakers([row for _, _, row in prepared if row is not None])
     inputs = [StudentInput(key=u.key, transcript=transcript,
-                           cue_text=render(row, thresholds, cfg) if row is not None else "", label=u.label)
+                           cue_text=render(row, thresholds, cfg) if row is not None else "",
+                           label=u.label if has_label(u) else None)
               for u, transcript, row in prepared]
     return inputs, report
 
@@ -115,9 +124,10 @@ class ManifestPrediction:
     ----------
     predictions : list of Prediction
     metrics : ClassificationResult or None
-        None when no utterance had a label.
+        Over the labelled utterances only; None when no utterance had a label.
     report : dict
-        Inputs, failures, invalid outputs, dropped labels.
+        Inputs, failures, invalid outputs, dropped labels, ``unlabelled`` (predicted, not scored)
+        and ``scored`` counts.
     """
 
     predictions: list[Prediction]
@@ -125,26 +135,9 @@ class ManifestPrediction:
     report: dict[str, Any]
 
 
-def select_keys(utterances: Sequence[Utterance], *, keys: Sequence[str] | None = None,
-                folds: str | Path | None = None, fold: str | None = None, part: str = "test") -> list[Utterance]:
-    """The utterances of a key list, or of one part of a fold (``folds`` folder + ``fold`` name)."""
-    if folds is not None:
-        all_folds = {f.name: f for f in read_folds(folds)}
-        if fold not in all_folds:
-            raise ProtocolError(f"no fold {fold!r} in {folds}", hint="folds there: " + ", ".join(all_folds))
-        keys = list(all_folds[fold].part(part))
-    if keys is None:
-        return list(utterances)
-    by_key = {u.key: u for u in utterances}
-    missing = [k for k in keys if k not in by_key]
-    if missing:
-        raise ProtocolError(f"{len(missing)} keys are not in the manifest (e.g. {missing[:3]})",
-                            hint="use folds built from this manifest")
-    return [by_key[k] for k in keys]
-
-
-def predict_manifest(student: Student, manifest: str | Path | Sequence[Utterance], *, out: str | Path | None = None,
-                     cues: str | Path | None = None, keys: Sequence[str] | None = None,
+def predict_manifest(student: Student, manifest: str | Path | Sequence[Segment] | Targets, *,
+                     out: str | Path | None = None, cues: str | Path | CueTable | None = None,
+                     base_dir: str | Path | None = None, keys: Sequence[str] | None = None,
                      folds: str | Path | None = None, fold: str | None = None, part: str = "test",
                      mode: Literal["score", "generate"] = "score", explain: bool = False, batch_size: int = 8,
                      max_new_tokens: int = 160, asr: str = "auto", asr_model: str | Path | None = None,
@@ -155,11 +148,16 @@ def predict_manifest(student: Student, manifest: str | Path | Sequence[Utterance
     Parameters
     ----------
     student : Student
-    manifest : path or sequence of Utterance
+    manifest : path, sequence of Segment or Targets
+        The rows to predict (:func:`~spokenemo.systems.aecotd.targets.read_targets` reads and
+        checks a manifest before a student is loaded). Rows without a label are predicted and
+        left out of the metrics.
     out : path, optional
         Predictions JSONL (written atomically); the metrics go to ``<out stem>.metrics.json``.
-    cues : path, optional
+    cues : path or CueTable, optional
         Cue table of the manifest; without it cues are computed from the audio.
+    base_dir : path, optional
+        Folder that relative audio paths resolve against (default: the manifest's folder).
     keys, folds, fold, part : optional
         Which utterances (default: all); e.g. ``folds=DIR, fold="fold1"`` predicts the test part.
     mode, explain, batch_size, max_new_tokens : see :func:`spokenemo.systems.aecotd.prediction.predict`.
@@ -169,39 +167,37 @@ def predict_manifest(student: Student, manifest: str | Path | Sequence[Utterance
     progress : callable, optional
         ``progress(done, total)``.
     """
-    base_dir = None
-    if isinstance(manifest, (str, Path)):
-        base_dir = Path(manifest).parent
-        utts: Sequence[Utterance] = read_manifest(manifest)
-    else:
-        utts = list(manifest)
-    selected = select_keys(utts, keys=keys, folds=folds, fold=fold, part=part)
+    chosen = read_targets(manifest, keys=keys, folds=folds, fold=fold, part=part)
     lset = get_label_set(student.info.label_set)
-    labelled = [u for u in selected if u.label is not None or u.raw_label is not None]
-    in_set = apply_label_set(labelled, lset)
-    unlabelled = [u for u in selected if u.label is None and u.raw_label is None]
-    targets = list(in_set) + unlabelled
-    table = read_cue_table(cues) if cues is not None else None
-    inputs, input_report = build_inputs(student, targets, cue_table=table, base_dir=base_dir, asr=asr,
-                                        asr_model=asr_model, force_asr=force_asr)
+    in_set = apply_label_set([u for u in chosen.utterances if has_label(u)], lset)
+    kept = {u.key: u for u in in_set}
+    # manifest order; labelled rows outside the label set are left out (counted in the report)
+    targets = [kept.get(u.key, u) for u in chosen.utterances if not has_label(u) or u.key in kept]
+    table = read_cue_table(cues) if isinstance(cues, (str, Path)) else cues
+    inputs, input_report = build_inputs(student, targets, cue_table=table, base_dir=base_dir or chosen.base_dir,
+                                        asr=asr, asr_model=asr_model, force_asr=force_asr)
     preds = predict(student, inputs, mode=mode, explain=explain, batch_size=batch_size, max_new_tokens=max_new_tokens,
                     progress=(lambda n: progress(n, len(inputs))) if progress else None)
     scored = [p for p in preds if p.label is not None]
     metrics = None
     if scored:
-        from spokenemo.protocols import compute_metrics
-
         metrics = compute_metrics([p.label for p in scored], [p.predicted or INVALID for p in scored],
                                   student.labels, protocol=protocol, fold=fold)
-    report = {"selected": len(selected), "outside_label_set": dict(in_set.dropped), "unlabelled": len(unlabelled),
-              "predicted": len(preds), "invalid_outputs": sum(not p.valid for p in preds), "mode": mode,
+    report = {"selected": len(chosen.utterances), "outside_label_set": dict(in_set.dropped),
+              "unlabelled": chosen.n_unlabelled, "predicted": len(preds), "scored": len(scored),
+              "invalid_outputs": sum(not p.valid for p in preds), "mode": mode,
               "inputs": input_report.to_dict(), "label_set": lset.name,
               "predicted_counts": dict(Counter(p.predicted or INVALID for p in preds))}
     if out is not None:
-        out = Path(out)
-        write_jsonl(out, (p.to_json() for p in preds))
-        with atomic_write(out.with_name(out.stem + ".metrics.json")) as fh:
-            json.dump({"metrics": metrics.to_dict() if metrics is not None else None, "report": report,
-                       "model": str(student.model_dir)}, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
+        _write_predictions(Path(out), preds, metrics, report, student)
     return ManifestPrediction(predictions=preds, metrics=metrics, report=report)
+
+
+def _write_predictions(out: Path, preds: Sequence[Prediction], metrics: Any, report: dict[str, Any],
+                       student: Student) -> None:
+    """The predictions JSONL and ``<out stem>.metrics.json`` beside it (both atomically)."""
+    write_jsonl(out, (p.to_json() for p in preds))
+    with atomic_write(out.with_name(out.stem + ".metrics.json")) as fh:
+        json.dump({"metrics": metrics.to_dict() if metrics is not None else None, "report": report,
+                   "model": str(student.model_dir)}, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")

@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.llm.prompts import PromptTemplate, load_template, parse_template
+from spokenemo.systems.aecotd.teacher import NO_TRANSCRIPT, load_teacher_outputs
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,8 @@ def _check_student(template: Any) -> Any:
     return template
 
 
-def load_prompt_template(name: str = "student") -> Any:
+def load_prompt_template(name: str = "student") -> PromptTemplate:
     """The student prompt template: a shipped name or a YAML path (:func:`spokenemo.llm.prompts.load_template`)."""
-    from spokenemo.llm.prompts import load_template
-
     return _check_student(load_template(name))
 
 
@@ -83,8 +84,6 @@ def template_record(template: Any) -> dict[str, Any]:
 
 
 def _template_text(template: Any) -> str:
-    from importlib import resources
-
     source = Path(template.source)
     if source.is_file():
         return source.read_text(encoding="utf-8")
@@ -92,10 +91,8 @@ def _template_text(template: Any) -> str:
     return resource.read_text(encoding="utf-8")
 
 
-def template_from_record(record: dict[str, Any]) -> Any:
+def template_from_record(record: dict[str, Any]) -> PromptTemplate:
     """The template a model was trained with, rebuilt from the text saved with it."""
-    from spokenemo.llm.prompts import parse_template
-
     template = parse_template(record["text"], f"{record.get('name', 'student')} (saved with the model)")
     if template.sha256 != record.get("sha256"):
         raise ConfigError("the prompt template saved with the model does not match its recorded sha256",
@@ -106,13 +103,9 @@ def template_from_record(record: dict[str, Any]) -> Any:
 # --- teacher cache ----------------------------------------------------------------------------
 def load_teacher(path: str | Path) -> dict[str, dict[str, Any]]:
     """Valid teacher outputs by utterance key (:func:`spokenemo.systems.aecotd.teacher.load_teacher_outputs`)."""
-    from spokenemo.systems.aecotd.teacher import load_teacher_outputs
-
     return load_teacher_outputs(path, valid_only=True)
 
 
 def transcript_text(text: str | None) -> str:
     """The transcript as prompts show it: the teacher's placeholder when there is none."""
-    from spokenemo.systems.aecotd.teacher import NO_TRANSCRIPT
-
     return (text or "").strip() or NO_TRANSCRIPT

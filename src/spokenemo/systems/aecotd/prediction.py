@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from peft import PeftModel
+from transformers import AutoTokenizer
+
 from spokenemo.core.errors import ConfigError, ModelNotFoundError
 from spokenemo.models.causal_lm import load_base_model, load_tokenizer, pick_device, quiet_peft, use_bf16
 from spokenemo.systems.aecotd.inputs import StudentInput, render_prompt_messages, template_from_record
@@ -97,8 +100,6 @@ def load_student_tokenizer(model_dir: Path, base_model: str) -> Any:
     Training uses the base model's tokenizer unchanged, so both give the same ids; an exported
     model of the embedded base ships without a copy. The pad token is EOS when there is none.
     """
-    from transformers import AutoTokenizer
-
     folder = model_dir / TOKENIZER_DIR
     if not folder.is_dir():
         return load_tokenizer(base_model)
@@ -136,8 +137,6 @@ def load_student(model_dir: str | Path, *, base_model: str | None = None, device
     ModelNotFoundError
         Incomplete model directory, or the base model cannot be found.
     """
-    from peft import PeftModel
-
     model_dir = Path(model_dir)
     info = read_info(model_dir)
     dev = pick_device(device)
