@@ -81,7 +81,7 @@ def test_imports_are_at_module_top():
         top = {id(n) for n in tree.body}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top \
-                    and not getattr(node, "module", None) == "__future__":
+                    and getattr(node, "module", None) != "__future__":
                 inside.append(f"{path.relative_to(SRC)}:{node.lineno}")
     # imports guarded by `if TYPE_CHECKING:` or try/except at module level are still module top
     guarded = set()

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.core.speakers import speaker_of_row
 from spokenemo.features.cues import (
     CueTextConfig,
     FineCues,
@@ -15,7 +16,6 @@ from spokenemo.features.cues import (
     UtteranceCues,
     render_cue_text,
     render_table,
-    speaker_of,
 )
 
 
@@ -118,9 +118,9 @@ def test_speaker_relative_is_off_by_default_even_with_speaker_medians():
 
 
 def test_speaker_identity():
-    assert speaker_of({"speaker": "01", "corpus": "ravdess"}) == "ravdess/01"
-    assert speaker_of({"speaker": "01"}) == "01"
-    assert speaker_of({"speaker": None}) is None
+    assert speaker_of_row({"speaker": "01", "corpus": "ravdess"}) == "ravdess/01"
+    assert speaker_of_row({"speaker": "01"}) == "01"
+    assert speaker_of_row({"speaker": None}) is None
 
 
 # --- text ------------------------------------------------------------------------------------------

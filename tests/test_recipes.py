@@ -17,7 +17,7 @@ from spokenemo.data import (
     write_manifest,
 )
 from spokenemo.data.recipes.esd import split_of
-from spokenemo.data.recipes.iemocap import speaker_of
+from spokenemo.data.recipes.iemocap import turn_speaker
 from spokenemo.data.recipes.meld import fix_mojibake
 
 from fake_corpora import (
@@ -211,8 +211,8 @@ def test_korean_wrong_root(tmp_path):
 
 # --- IEMOCAP -------------------------------------------------------------------------------------
 def test_speaker_of_uses_the_turn_gender():
-    assert speaker_of("Ses01F_impro01_M003") == ("Ses01M", "Ses01", "M")
-    assert speaker_of("Ses05M_script01_1_F012") == ("Ses05F", "Ses05", "F")
+    assert turn_speaker("Ses01F_impro01_M003") == ("Ses01M", "Ses01", "M")
+    assert turn_speaker("Ses05M_script01_1_F012") == ("Ses05F", "Ses05", "F")
 
 
 def test_iemocap(tmp_path):

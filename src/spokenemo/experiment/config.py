@@ -22,9 +22,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from spokenemo.core.config import read_yaml_mapping, validate_config
 from spokenemo.core.errors import ConfigError
 from spokenemo.data import get_recipe
 from spokenemo.experiment.systems import SystemSpec, ablation_systems, resolve_system
@@ -292,32 +292,10 @@ def _try_resolve(name: str) -> SystemSpec | None:
 
 
 # --- loading ------------------------------------------------------------------------------------
-def _field_path(loc: tuple) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in ("str", "dict[str,any]") or str(item).startswith(("function-", "literal[")):
-            continue  # union branch names pydantic adds
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
-
-
 def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
     """Validate a parsed YAML mapping; errors name ``source`` and each bad field."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a YAML mapping, got {type(data).__name__}",
-                          hint="see configs/ravdess-4class.yaml for the layout")
-    try:
-        return ExperimentConfig.model_validate(data)
-    except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"{source}: {_field_path(tuple(e['loc']))}: {msg}")
-        raise ConfigError("invalid experiment config\n  " + "\n  ".join(lines),
-                          hint="fix the fields named above (see configs/*.yaml for examples)") from None
+    return validate_config(ExperimentConfig, data, source=source, what="experiment config",
+                           example="configs/ravdess-4class.yaml")
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -326,18 +304,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
     Raises
     ------
     ConfigError
-        The file is missing, is not YAML, or a field is invalid (file and field named).
+        The file is missing, is not YAML (with its line), or a field is invalid (file and field named).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found", hint="pass a YAML file such as configs/ravdess-4class.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    return config_from_dict(data, str(path))
+    return config_from_dict(read_yaml_mapping(path, example="configs/ravdess-4class.yaml"), str(path))
 
 
 def repo_root_of(path: Path) -> Path | None:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from spokenemo.core.config import read_yaml_mapping
 from spokenemo.core.errors import ConfigError
 from spokenemo.features.cues import (
     LIBROSA_PIPTRACK_RANGE,
@@ -42,13 +42,8 @@ def _load_settings(path: Path | None) -> dict[str, Any]:
     """Cue settings from a YAML/JSON file: the mapping itself, or its ``cues`` / ``cues.options`` part."""
     if path is None:
         return {}
-    if not path.is_file():
-        raise ConfigError(f"{path}: cue settings file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if isinstance(data, dict) and isinstance(data.get("cues"), dict):
+    data = read_yaml_mapping(path, example="configs/cues-paper.yaml")
+    if isinstance(data.get("cues"), dict):
         # an experiment config: `cues: {n_segments, extended, speaker_relative, options: {...}}`
         section = data["cues"]
         options = dict(section.get("options") or {})
@@ -56,8 +51,6 @@ def _load_settings(path: Path | None) -> dict[str, Any]:
             if key in section:
                 options.setdefault(key, section[key])
         return options
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of cue settings")
     return data
 
 

@@ -85,7 +85,7 @@ def parse_transcriptions(path: Path) -> dict[str, str]:
     return out
 
 
-def speaker_of(turn_id: str) -> tuple[str, str, str] | None:
+def turn_speaker(turn_id: str) -> tuple[str, str, str] | None:
     """(speaker, session, gender) of a turn id: ``Ses01F_impro01_M003`` -> ``('Ses01M', 'Ses01', 'M')``."""
     m = _TURN.match(turn_id)
     if m is None:
@@ -132,7 +132,7 @@ def prepare(root: str | Path, *, sessions: tuple[int, ...] | list[int] | None = 
             order = {t["id"]: i for i, t in enumerate(sorted(turns, key=lambda t: (t["start"], t["id"])))}
             for t in turns:
                 turn_id = str(t["id"])
-                who = speaker_of(turn_id)
+                who = turn_speaker(turn_id)
                 if who is None:
                     raise layout_error(CORPUS, eval_file.parent, "turn ids like Ses01F_impro01_F000",
                                        f"{turn_id!r} in {eval_file.name}")

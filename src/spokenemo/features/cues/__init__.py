@@ -35,7 +35,7 @@ from spokenemo.features.cues.piptrack import piptrack_pitch
 from spokenemo.features.cues.plot import plot_cues
 from spokenemo.features.cues.syllables import syllable_nuclei
 from spokenemo.features.cues.text import CueTextConfig, format_segments, render_cue_text, render_table
-from spokenemo.features.cues.thresholds import Thresholds, speaker_of
+from spokenemo.features.cues.thresholds import Thresholds
 from spokenemo.features.cues.tracks import FrameTracks, compute_tracks, frame_rms, stft_magnitude
 from spokenemo.features.cues.vocabulary import COARSE_CUES, EXTENDED_CUES, WORDS, CueWords
 
@@ -75,7 +75,6 @@ __all__ = [
     "render_cue_text",
     "render_table",
     "segment_column",
-    "speaker_of",
     "stft_magnitude",
     "syllable_nuclei",
 ]

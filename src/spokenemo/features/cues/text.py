@@ -20,8 +20,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from spokenemo.core.errors import ConfigError
+from spokenemo.core.speakers import speaker_of_row
 from spokenemo.features.cues.extract import UtteranceCues
-from spokenemo.features.cues.thresholds import Thresholds, speaker_of
+from spokenemo.features.cues.thresholds import Thresholds
 from spokenemo.features.cues.vocabulary import COARSE, EXTENDED, CueWords
 
 COARSE_TEMPLATE = ("Pitch: {pitch}. Intensity: {intensity}. Speech rate: {speech_rate}. "
@@ -130,7 +131,7 @@ def render_cue_text(cues: UtteranceCues | Mapping[str, Any], thresholds: Thresho
         What to render (paper default).
     speaker : str, optional
         Speaker identity for speaker-relative thresholds (``"corpus/speaker"`` as in
-        :func:`spokenemo.features.cues.speaker_of`); taken from the row when ``cues`` is a table row.
+        :func:`spokenemo.core.speakers.speaker_of_row`); taken from the row when ``cues`` is a table row.
 
     Returns
     -------
@@ -145,7 +146,7 @@ def render_cue_text(cues: UtteranceCues | Mapping[str, Any], thresholds: Thresho
     cfg = config or CueTextConfig()
     if not isinstance(cues, UtteranceCues):
         if speaker is None:
-            speaker = speaker_of(cues)
+            speaker = speaker_of_row(cues)
         cues = UtteranceCues.from_row(cues)
     values = cues.values()
     parts: list[str] = []

@@ -32,10 +32,6 @@ FORMAT = "spokenemo-cue-thresholds"
 FORMAT_VERSION = 1
 
 
-#: Speaker identity of a cue row (``"corpus/speaker"``; None when the row names no speaker): the one
-#: speaker rule, :func:`spokenemo.core.speakers.speaker_of_row`, under the name this module exported.
-speaker_of = speaker_of_row
-
 
 def _value(row: Mapping[str, Any], cue: str) -> float | None:
     v = row.get(cue)

@@ -8,7 +8,6 @@ words the cues exactly as training did.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from spokenemo.features.cues import (
     COARSE_CUES,
     EXTENDED_CUES,
     CueExtractionConfig,
-    CueTablePaths,
     CueTextConfig,
     Thresholds,
     UtteranceCues,
@@ -29,6 +27,7 @@ from spokenemo.features.cues import (
     render_cue_text,
 )
 from spokenemo.features.cues import read_cue_table as read_cue_rows
+from spokenemo.features.cues.batch import read_cue_settings
 from spokenemo.systems.aecotd.config import CuesSection
 
 log = logging.getLogger(__name__)
@@ -59,9 +58,8 @@ def read_cue_table(path: str | Path) -> CueTable:
     path = Path(path)
     rows = {str(r["key"]): r for r in read_cue_rows(path)}
     options: dict[str, Any] = {"path": str(path)}
-    settings = CueTablePaths.for_output(path).settings
-    if settings.is_file():
-        saved = json.loads(settings.read_text(encoding="utf-8"))
+    saved = read_cue_settings(path)
+    if saved is not None:
         options.update(fingerprint=saved.get("fingerprint"), extraction=saved.get("config", {}))
     else:
         log.warning("%s: no extraction settings beside the cue table; inference on new audio will use the "

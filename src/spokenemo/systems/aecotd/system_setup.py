@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spokenemo import llm
+from spokenemo.core.config import read_yaml_mapping
 from spokenemo.core.errors import ConfigError
 from spokenemo.core.sampling import balanced_subset
 from spokenemo.data.manifest import Segment
@@ -50,10 +49,7 @@ def base_config(context: RunContext) -> dict[str, Any]:
     path = context.resolve_path(student.config)
     if not path.is_file():
         raise ConfigError(f"student.config: {path} not found", hint="give a student training YAML (configs/aecotd-*.yaml)")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a student config is a mapping of sections")
-    return data
+    return read_yaml_mapping(path, example="configs/aecotd-cpu.yaml")
 
 
 def teacher_cache(context: TaskContext) -> Path:
