@@ -49,7 +49,7 @@ def train_worker(precision: str, steps: int, threads: int | None) -> dict:
 
     from spokenemo.models.causal_lm import add_lora, autocast, load_base_model, load_tokenizer, pick_device
     from spokenemo.systems.aecotd.config import LoraSection
-    from spokenemo.systems.aecotd.dataset import collate, encode_example
+    from spokenemo.systems.aecotd.examples import collate, encode_example
     from spokenemo.systems.aecotd.inputs import load_prompt_template, render_prompt_messages
     from spokenemo.systems.aecotd.loss import weighted_cross_entropy
     from spokenemo.systems.aecotd.tokens import end_of_turn_ids
@@ -95,7 +95,7 @@ def run_training(steps: int, threads: int | None) -> list[dict]:
 
 
 def _fixture_utterances() -> list:
-    from spokenemo.data.manifest import Utterance
+    from spokenemo.data.manifest import Segment
 
     emotions = {"01": "neutral", "03": "happy", "04": "sad", "05": "angry"}
     texts = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -103,7 +103,7 @@ def _fixture_utterances() -> list:
     for path in sorted((REPO / "tests" / "data" / "ravdess").glob("Actor_*/*.flac")):
         p = path.stem.split("-")
         if p[2] in emotions:
-            utts.append(Utterance(key=path.stem, path=str(path), label=emotions[p[2]], speaker=p[6],
+            utts.append(Segment(key=path.stem, path=str(path), label=emotions[p[2]], speaker=p[6],
                                   corpus="ravdess", text=texts[p[4]]))
     return utts
 
@@ -115,7 +115,7 @@ def run_prediction(args: argparse.Namespace) -> dict:
     from spokenemo.protocols import apply_label_set
     from spokenemo.systems.aecotd import load_student, predict
     from spokenemo.systems.aecotd.cuetext import read_cue_table
-    from spokenemo.systems.aecotd.inference import build_inputs, select_keys
+    from spokenemo.systems.aecotd.manifest_prediction import build_inputs, select_keys
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -139,7 +139,7 @@ def evaluate_heldout(args: argparse.Namespace, heldout: dict[str, set[str]], mod
 
     from spokenemo.protocols import compute_metrics
     from spokenemo.systems.aecotd import load_student
-    from spokenemo.systems.aecotd.inference import predict_manifest
+    from spokenemo.systems.aecotd.manifest_prediction import predict_manifest
     from spokenemo.systems.aecotd.prediction import INVALID
 
     test = args.work / "heldout.jsonl"

@@ -227,9 +227,9 @@ def test_cli_explain_with_and_without_model_argument(student_dir, test_data, tmp
 @pytest.mark.slow
 def test_cli_predict_manifest_with_the_default_model(student_dir, test_data, tmp_path, monkeypatch):
     from spokenemo.apps.cli import cli
-    from spokenemo.data.manifest import Utterance, write_manifest
+    from spokenemo.data.manifest import Segment, write_manifest
 
-    utts = [Utterance(key=f"ravdess/01/{stem}", path=str(test_data / "ravdess" / "Actor_01" / f"{stem}.flac"),
+    utts = [Segment(key=f"ravdess/01/{stem}", path=str(test_data / "ravdess" / "Actor_01" / f"{stem}.flac"),
                       label=label, raw_label=stem.split("-")[2], speaker="01", corpus="ravdess",
                       text=TEXT[stem.split("-")[4]])
             for stem, label in (("03-01-05-01-02-01-01", "angry"), ("03-01-04-01-01-01-01", "sad"),

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from spokenemo.core.errors import AudioNotFoundError, ConfigError, ModelNotFoundError, ProtocolError
-from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.models.tiny import make_tiny_model_dir
 from spokenemo.protocols import speaker_kfold, write_folds
 from spokenemo.systems.aecotd import (
@@ -44,11 +44,11 @@ REASONS = {"angry": "The intensity is strong and the pitch is high, which sounds
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _utterances(root: Path) -> list[Utterance]:
+def _utterances(root: Path) -> list[Segment]:
     utts = []
     for path in sorted(root.glob("Actor_*/*.flac")):
         parts = path.stem.split("-")
-        utts.append(Utterance(key=f"ravdess/{parts[6]}/{path.stem}", path=str(path), raw_label=parts[2],
+        utts.append(Segment(key=f"ravdess/{parts[6]}/{path.stem}", path=str(path), raw_label=parts[2],
                               label=EMOTIONS[parts[2]], speaker=parts[6], corpus="ravdess",
                               text=STATEMENTS[parts[4]]))
     return utts

@@ -6,7 +6,7 @@ import pytest
 
 from spokenemo.models.tiny import tiny_qwen2_tokenizer
 from spokenemo.protocols import LABEL_SETS
-from spokenemo.systems.aecotd.dataset import WeightScheme, collate, encode_example
+from spokenemo.systems.aecotd.examples import WeightScheme, collate, encode_example
 from spokenemo.systems.aecotd.tokens import (
     THINK_OPEN,
     char_spans,

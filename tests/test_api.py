@@ -20,8 +20,9 @@ from spokenemo.apps.cli import cli
 from spokenemo.core.errors import AudioNotFoundError, ConfigError, ManifestError, ProtocolError
 from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.models.tiny import make_tiny_model_dir
-from spokenemo.systems.aecotd import StudentInput, TrainingData, inference
+from spokenemo.systems.aecotd import StudentInput, TrainingData
 from spokenemo.systems.aecotd import default_model as dm
+from spokenemo.systems.aecotd import manifest_prediction as inference
 from spokenemo.systems.aecotd.prediction import Prediction
 
 from conftest import REPO_ROOT, TEST_DATA

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
 from spokenemo.data import read_manifest, write_manifest
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.protocols.folds import read_folds, read_folds_index
 
 WIDE = {"COLUMNS": "200"}  # rich wraps tables to the terminal width; keep cells whole for assertions
@@ -111,7 +111,7 @@ def _meld_manifest(path: Path) -> Path:
     for split in ("train", "dev", "test"):
         for i, raw in enumerate(["neutral", "joy", "anger", "sadness", "surprise"] * 2):
             label = {"joy": "happy", "anger": "angry", "sadness": "sad", "surprise": "surprised"}.get(raw, raw)
-            utts.append(Utterance(key=f"meld/{split}/dia{i // 3}_utt{i % 3}", label=label, raw_label=raw,
+            utts.append(Segment(key=f"meld/{split}/dia{i // 3}_utt{i % 3}", label=label, raw_label=raw,
                                   speaker=["Ross", "Monica"][i % 2], dialogue=f"{split}/dia{i // 3}", turn=i % 3,
                                   corpus="meld", split=split))
     write_manifest(path, utts)
@@ -132,7 +132,7 @@ def test_folds_meld4_full_is_flagged_speaker_dependent(tmp_path):
 
 def test_folds_cross_corpus(fixtures, tmp_path):
     utts = read_manifest(fixtures)
-    korean = [Utterance(key=f"ko/{s}/{lab}", label=lab, speaker=s, corpus="korean_emotiontts")
+    korean = [Segment(key=f"ko/{s}/{lab}", label=lab, speaker=s, corpus="korean_emotiontts")
               for s in ("ema", "emf") for lab in ("angry", "happy", "neutral", "sad")]
     manifest = tmp_path / "mixed.jsonl"
     write_manifest(manifest, utts + korean)
@@ -164,9 +164,9 @@ def test_stats_on_fixtures(fixtures):
 def test_stats_truncates_wide_tables(tmp_path):
     labels = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "excited",
               "frustrated", "contempt", "other"]
-    utts = [Utterance(key=f"k{s}-{lab}", label=lab, speaker=f"spk{s}", corpus="x", duration=1.5)
+    utts = [Segment(key=f"k{s}-{lab}", label=lab, speaker=f"spk{s}", corpus="x", duration=1.5)
             for s in range(40) for lab in labels]
-    utts.append(Utterance(key="extra", label="sad", speaker="spk39", corpus="x", duration=12.0))
+    utts.append(Segment(key="extra", label="sad", speaker="spk39", corpus="x", duration=12.0))
     manifest = tmp_path / "wide.jsonl"
     write_manifest(manifest, utts)
     result = run("stats", manifest, "--max-rows", "5")
@@ -189,7 +189,7 @@ def test_stats_truncates_wide_tables(tmp_path):
 
 def test_stats_without_durations(tmp_path):
     manifest = tmp_path / "m.jsonl"
-    write_manifest(manifest, [Utterance(key=f"k{i}", label="sad", speaker="a") for i in range(3)])
+    write_manifest(manifest, [Segment(key=f"k{i}", label="sad", speaker="a") for i in range(3)])
     result = run("stats", manifest)
     assert result.exit_code == 0, result.output
     assert "3 utterances, 1 speakers, 1 labels, 0.000 h (0.0 s); 3 utterances without duration" in result.output

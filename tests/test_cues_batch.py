@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spokenemo.core.errors import ConfigError
-from spokenemo.data.manifest import Utterance, read_manifest, write_manifest
+from spokenemo.data.manifest import Segment, read_manifest, write_manifest
 from spokenemo.features.cues import (
     CueExtractionConfig,
     CueTablePaths,
@@ -34,8 +34,8 @@ def manifest(tmp_path) -> Path:
         u.path = str(u.audio_path(DATA))
     bogus = tmp_path / "not_audio.wav"
     bogus.write_text("this is not audio")
-    utts.insert(2, Utterance(key="broken/missing", path=str(tmp_path / "missing.flac"), label="sad", speaker="x"))
-    utts.append(Utterance(key="broken/text", path=str(bogus), label="sad", speaker="x"))
+    utts.insert(2, Segment(key="broken/missing", path=str(tmp_path / "missing.flac"), label="sad", speaker="x"))
+    utts.append(Segment(key="broken/text", path=str(bogus), label="sad", speaker="x"))
     path = tmp_path / "m.jsonl"
     write_manifest(path, utts)
     return path
@@ -138,11 +138,11 @@ def test_other_settings_refuse_to_resume_unless_restarted(manifest, tmp_path):
 
 def test_bad_inputs(tmp_path):
     with pytest.raises(ConfigError, match="no audio path"):
-        extract_manifest([Utterance(key="t", text="hi")], tmp_path / "x.parquet", progress=False)
+        extract_manifest([Segment(key="t", text="hi")], tmp_path / "x.parquet", progress=False)
     with pytest.raises(ConfigError, match="unknown executor"):
         extract_manifest([], tmp_path / "x.parquet", executor="slurm", progress=False)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="scheduler"):
-        extract_manifest([Utterance(key="t", path="a.wav")], tmp_path / "y.parquet", executor="dask",
+        extract_manifest([Segment(key="t", path="a.wav")], tmp_path / "y.parquet", executor="dask",
                          progress=False)
     with pytest.raises(ConfigError, match="cue table not found"):
         read_cue_table(tmp_path / "none.parquet")

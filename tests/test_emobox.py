@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spokenemo.core.errors import CorpusLayoutError, ManifestError
-from spokenemo.data import Utterance, prepare
+from spokenemo.data import Segment, prepare
 from spokenemo.data.emobox import (
     from_emobox,
     read_emobox_dataset,
@@ -104,8 +104,8 @@ def test_brief_style_record_with_category_list():
 
 def test_text_only_utterances_are_not_exported(tmp_path):
     audio = write_audio(tmp_path / "x.wav")
-    utts = [Utterance(key="c/s/x", path=str(audio), label="sad", raw_label="sad", corpus="c"),
-            Utterance(key="c/s/y", label="sad", corpus="c")]
+    utts = [Segment(key="c/s/x", path=str(audio), label="sad", raw_label="sad", corpus="c"),
+            Segment(key="c/s/y", label="sad", corpus="c")]
     assert write_emobox_jsonl(tmp_path / "o.jsonl", utts) == 1
     with pytest.raises(ValueError, match="c/s/y"):
         to_emobox(utts[1])
@@ -143,7 +143,7 @@ def test_dataset_folder_with_folds_round_trip(tmp_path):
 
 def test_fold_naming_an_unknown_key(tmp_path):
     a = write_audio(tmp_path / "x.wav")
-    utts = [Utterance(key="c/s/x", path=str(a), label="sad", raw_label="sad", corpus="c")]
+    utts = [Segment(key="c/s/x", path=str(a), label="sad", raw_label="sad", corpus="c")]
     with pytest.raises(CorpusLayoutError, match="c/s/nope"):
         write_emobox_dataset(tmp_path / "d", utts, dataset="c", folds={1: {"test": ["c/s/nope"]}})
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from spokenemo.core.errors import EmptyAudioError, SpokenemoError
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.features.cue_vectors import cue_vector, segment_counts
 from spokenemo.features.egemaps import FeatureStore
 
 
-def _utts(n: int) -> list[Utterance]:
-    return [Utterance(key=f"c/s/{i}", path=f"/audio/{i}.wav", label="sad", speaker="s", corpus="c")
+def _utts(n: int) -> list[Segment]:
+    return [Segment(key=f"c/s/{i}", path=f"/audio/{i}.wav", label="sad", speaker="s", corpus="c")
             for i in range(n)]
 
 

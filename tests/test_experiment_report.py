@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.experiment import config_from_dict, resolve_system
-from spokenemo.experiment.data import Task
 from spokenemo.experiment.report import render_report, results_json
 from spokenemo.experiment.results import ExperimentResult, SystemResult
+from spokenemo.experiment.tasks import Task
 from spokenemo.protocols import Fold, LabelledUtterances, aggregate_metrics, compute_metrics, get_label_set
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 
 
 def _task() -> Task:
-    utts = [Utterance(key=f"iemocap/S{s}/{i}", label=lab, speaker=f"S{s}", corpus="iemocap", session=f"Ses0{s}")
+    utts = [Segment(key=f"iemocap/S{s}/{i}", label=lab, speaker=f"S{s}", corpus="iemocap", session=f"Ses0{s}")
             for s in (1, 2) for i, lab in enumerate(LABELS)]
     folds = [Fold(f"session-Ses0{s}", train=[u.key for u in utts if u.session != f"Ses0{s}"],
                   test=[u.key for u in utts if u.session == f"Ses0{s}"], protocol="loso-session",

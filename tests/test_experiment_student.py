@@ -31,7 +31,7 @@ def _config(tiny: Path, systems: list, **student) -> dict:
 
 
 def test_overrides_put_the_system_switches_last():
-    from spokenemo.experiment.data import Task
+    from spokenemo.experiment.tasks import Task
     from spokenemo.protocols import Fold
 
     cfg = config_from_dict({**_config(Path("m"), ["aecotd"]), "cues": {"n_segments": 5, "speaker_relative": True}},

@@ -11,7 +11,7 @@ import pytest
 
 from spokenemo.core.errors import ProtocolError
 from spokenemo.data import prepare, read_manifest
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.protocols.folds import (
     Fold,
     build_folds,
@@ -33,24 +33,24 @@ from spokenemo.protocols.labels import apply_label_set
 FOUR = ("angry", "happy", "neutral", "sad")
 
 
-def acted(corpus: str = "ravdess", n_speakers: int = 20, per_class: int = 2, labels=FOUR, **fields) -> list[Utterance]:
+def acted(corpus: str = "ravdess", n_speakers: int = 20, per_class: int = 2, labels=FOUR, **fields) -> list[Segment]:
     """A RAVDESS-like manifest: every speaker says every label ``per_class`` times."""
-    return [Utterance(key=f"{corpus}/{s:02d}/{lab}{i}", label=lab, speaker=f"{s:02d}", corpus=corpus, **fields)
+    return [Segment(key=f"{corpus}/{s:02d}/{lab}{i}", label=lab, speaker=f"{s:02d}", corpus=corpus, **fields)
             for s in range(1, n_speakers + 1) for lab in labels for i in range(per_class)]
 
 
-def iemocap_like() -> list[Utterance]:
+def iemocap_like() -> list[Segment]:
     utts = []
     for sess in range(1, 6):
         for gender in "FM":
             spk = f"Ses{sess:02d}{gender}"
             for lab in ("neutral", "happy", "excited", "sad", "angry", "frustrated"):
-                utts.append(Utterance(key=f"iemocap/{spk}/{lab}", label=lab, speaker=spk, session=f"Ses{sess:02d}",
+                utts.append(Segment(key=f"iemocap/{spk}/{lab}", label=lab, speaker=spk, session=f"Ses{sess:02d}",
                                       corpus="iemocap"))
     return utts
 
 
-def meld_like(test_counts: dict[str, int], raw_test: bool = False) -> list[Utterance]:
+def meld_like(test_counts: dict[str, int], raw_test: bool = False) -> list[Segment]:
     """MELD-like manifest; the same characters speak in every split."""
     utts = []
     for split, counts in (("train", {"neutral": 5, "joy": 3, "anger": 2, "sadness": 2, "fear": 1}),
@@ -61,14 +61,14 @@ def meld_like(test_counts: dict[str, int], raw_test: bool = False) -> list[Utter
             for _ in range(count):
                 label = None if raw_test else {"joy": "happy", "anger": "angry", "sadness": "sad", "fear": "fearful",
                                               "surprise": "surprised", "disgust": "disgust"}.get(raw, raw)
-                utts.append(Utterance(key=f"meld/{split}/dia{n // 10}_utt{n % 10}", label=label, raw_label=raw,
+                utts.append(Segment(key=f"meld/{split}/dia{n // 10}_utt{n % 10}", label=label, raw_label=raw,
                                       speaker=("Ross", "Rachel", "Joey")[n % 3], dialogue=f"{split}/dia{n // 10}",
                                       turn=n % 10, corpus="meld", split=split))
                 n += 1
     return utts
 
 
-def parts_speakers(fold: Fold, utts: list[Utterance]) -> dict[str, set[str]]:
+def parts_speakers(fold: Fold, utts: list[Segment]) -> dict[str, set[str]]:
     return {p: {u.speaker for u in fold.select(utts, p)} for p in ("train", "valid", "test")}
 
 
@@ -80,7 +80,7 @@ def test_fold_rejects_key_in_two_parts():
 
 def test_fold_select_reports_missing_keys():
     fold = Fold("f", train=("a",), test=("b", "zz"))
-    utts = [Utterance(key="a"), Utterance(key="b")]
+    utts = [Segment(key="a"), Segment(key="b")]
     assert [u.key for u in fold.select(utts, "train")] == ["a"]
     with pytest.raises(ProtocolError, match="1 test keys are not in the manifest"):
         fold.select(utts, "test")
@@ -150,7 +150,7 @@ def test_speaker_ids_are_qualified_across_corpora():
 
 
 def test_missing_speaker_is_an_error():
-    utts = acted(n_speakers=3) + [Utterance(key="anon", label="sad", corpus="ravdess")]
+    utts = acted(n_speakers=3) + [Segment(key="anon", label="sad", corpus="ravdess")]
     with pytest.raises(ProtocolError, match=r"1 utterances have no speaker \(e.g. \['anon'\]\)"):
         speaker_kfold(utts, k=2)
 
@@ -174,7 +174,7 @@ def test_leave_one_session_out_iemocap():
 
 def test_leave_one_session_out_catches_shared_speaker():
     utts = iemocap_like()
-    utts.append(Utterance(key="iemocap/x", label="sad", speaker="Ses01F", session="Ses02", corpus="iemocap"))
+    utts.append(Segment(key="iemocap/x", label="sad", speaker="Ses01F", session="Ses02", corpus="iemocap"))
     with pytest.raises(ProtocolError, match="speakers in both train and test: Ses01F"):
         leave_one_session_out(utts)
 

@@ -9,7 +9,7 @@ import pytest
 
 from spokenemo.core.errors import LabelError
 from spokenemo.data import read_manifest
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.protocols.labels import (
     CANONICAL,
     LABEL_SETS,
@@ -22,8 +22,8 @@ from spokenemo.protocols.labels import (
 )
 
 
-def _utt(key: str, label: str | None, corpus: str | None = "iemocap", raw: str | None = None) -> Utterance:
-    return Utterance(key=key, label=label, raw_label=raw, corpus=corpus, speaker="s1")
+def _utt(key: str, label: str | None, corpus: str | None = "iemocap", raw: str | None = None) -> Segment:
+    return Segment(key=key, label=label, raw_label=raw, corpus=corpus, speaker="s1")
 
 
 @pytest.mark.parametrize("name", CANONICAL)

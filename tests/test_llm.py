@@ -235,9 +235,9 @@ def test_teach_cli_with_a_local_transformers_model(tiny_model_dir, tmp_path):
     from click.testing import CliRunner
 
     from spokenemo.apps.cli import cli
-    from spokenemo.data.manifest import Utterance, write_manifest
+    from spokenemo.data.manifest import Segment, write_manifest
 
-    utts = [Utterance(key=f"k{i}", label=["angry", "sad", "happy"][i], text="the voice is loud") for i in range(3)]
+    utts = [Segment(key=f"k{i}", label=["angry", "sad", "happy"][i], text="the voice is loud") for i in range(3)]
     write_manifest(tmp_path / "m.jsonl", utts)
     (tmp_path / "cues.jsonl").write_text(
         "".join(json.dumps({"key": u.key, "cue_text": "Pitch: high. Intensity: strong."}) + "\n" for u in utts))

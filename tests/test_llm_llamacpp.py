@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
-from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.llm import get_backend
 from spokenemo.llm.llamacpp_backend import llama_cpp_available
 from spokenemo.llm.openai_backend import OpenAIBackend
@@ -92,7 +92,7 @@ def test_concurrent_batch_over_real_server(llama_server):
 
 
 def test_teach_cli_over_real_server(llama_server, tmp_path):
-    utts = [Utterance(key=f"k{i}", label=label, text="Kids are talking by the door")
+    utts = [Segment(key=f"k{i}", label=label, text="Kids are talking by the door")
             for i, label in enumerate(["angry", "happy"])]
     manifest, cues, out = tmp_path / "m.jsonl", tmp_path / "cues.jsonl", tmp_path / "cot.jsonl"
     write_manifest(manifest, utts)

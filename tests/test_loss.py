@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from spokenemo.models.tiny import tiny_qwen2_model, tiny_qwen2_tokenizer
-from spokenemo.systems.aecotd.dataset import WeightScheme, encode_example
+from spokenemo.systems.aecotd.examples import WeightScheme, encode_example
 from spokenemo.systems.aecotd.loss import token_nll, weighted_cross_entropy
 from spokenemo.systems.aecotd.tokens import end_of_turn_ids
 

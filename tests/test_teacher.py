@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
 from spokenemo.core.errors import AuthenticationError, BackendError, ConfigError, SpokenemoError
-from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.llm.base import ChatResult, LLMBackend
 from spokenemo.llm.job_cache import failure_kind
 from spokenemo.llm.openai_backend import OpenAIBackend
@@ -59,13 +59,13 @@ def explain(request: dict) -> str:
             f"{words['Speech rate']}. These cues fit the emotion {label}.\nEmotion: {label}")
 
 
-def utterances(n: int = 6) -> list[Utterance]:
+def utterances(n: int = 6) -> list[Segment]:
     labels = ["angry", "sad", "happy", "neutral", "fearful", "calm"]
-    return [Utterance(key=f"c/{i:02d}", path=f"/audio/{i}.flac", label=labels[i % len(labels)],
+    return [Segment(key=f"c/{i:02d}", path=f"/audio/{i}.flac", label=labels[i % len(labels)],
                       text="Kids are talking by the door", speaker=str(i % 2)) for i in range(n)]
 
 
-def cue_texts(utts: Sequence[Utterance]) -> dict[str, str]:
+def cue_texts(utts: Sequence[Segment]) -> dict[str, str]:
     return {u.key: HIGH if u.label in ("angry", "happy", "fearful") else LOW for u in utts}
 
 
@@ -222,7 +222,7 @@ def test_failure_kind_drops_specifics():
 
 # --- requests --------------------------------------------------------------------------------------
 def test_build_requests_skips_and_hashes():
-    utts = utterances(4) + [Utterance(key="c/nolabel", text="hi"), Utterance(key="c/nocues", label="sad")]
+    utts = utterances(4) + [Segment(key="c/nolabel", text="hi"), Segment(key="c/nocues", label="sad")]
     texts = cue_texts(utts[:4]) | {"c/nolabel": LOW}
     template = load_template("teacher_label")
     requests, skipped = build_requests(utts, texts, template, LABELS)
@@ -419,7 +419,7 @@ def test_run_over_http_stops_on_authentication_error(tmp_path):
             run_teacher(utts, cue_texts(utts), tmp_path / "cot.jsonl", backend=backend, progress=False)
 
 
-def write_inputs(folder: Path, utts: Sequence[Utterance]) -> tuple[Path, Path]:
+def write_inputs(folder: Path, utts: Sequence[Segment]) -> tuple[Path, Path]:
     manifest, cues = folder / "m.jsonl", folder / "cues.jsonl"
     write_manifest(manifest, utts)
     texts = cue_texts(utts)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.systems.aecotd.teacher import load_teacher_outputs
 
 from fault_server import FaultServer
@@ -32,7 +32,7 @@ def answer(request: dict) -> str:
 @pytest.fixture
 def inputs(tmp_path):
     labels = ["angry", "happy", "fearful", "surprised"]
-    utts = [Utterance(key=f"u{i:02d}", label=labels[i % 4], text=f"Sentence number {i}") for i in range(N)]
+    utts = [Segment(key=f"u{i:02d}", label=labels[i % 4], text=f"Sentence number {i}") for i in range(N)]
     write_manifest(tmp_path / "m.jsonl", utts)
     (tmp_path / "cues.jsonl").write_text("".join(json.dumps({"key": u.key, "cue_text": CUES}) + "\n" for u in utts))
     return tmp_path

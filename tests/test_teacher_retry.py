@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
 from spokenemo.core.errors import BackendError, ConfigError
-from spokenemo.data.manifest import Utterance, write_manifest
+from spokenemo.data.manifest import Segment, write_manifest
 from spokenemo.llm.base import ChatResult, LLMBackend
 from spokenemo.llm.job_cache import attempt_seed
 from spokenemo.systems.aecotd.teacher import load_teacher_outputs, run_teacher
@@ -33,11 +33,11 @@ INVALID = ("The pitch is low, the intensity is weak, and the speech rate is fast
            "Emotion: sad")
 
 
-def utterances(n: int) -> list[Utterance]:
-    return [Utterance(key=f"u{i}", label="sad", text=f"utterance number {i}") for i in range(n)]
+def utterances(n: int) -> list[Segment]:
+    return [Segment(key=f"u{i}", label="sad", text=f"utterance number {i}") for i in range(n)]
 
 
-def cues(utts: Sequence[Utterance]) -> dict[str, str]:
+def cues(utts: Sequence[Segment]) -> dict[str, str]:
     return {u.key: SLOW for u in utts}
 
 

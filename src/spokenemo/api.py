@@ -31,7 +31,6 @@ from spokenemo.data import (
     Conversation,
     Recording,
     Segment,
-    Utterance,
     available_corpora,
     conversations,
     prepare,
@@ -64,7 +63,6 @@ from spokenemo.systems import aecotd
 from spokenemo.systems.aecotd.config import StudentConfig, config_from_dict
 from spokenemo.systems.aecotd.config import load_config as load_student_config
 from spokenemo.systems.aecotd.cuetext import CueTable, read_cue_table
-from spokenemo.systems.aecotd.data import read_key_list
 from spokenemo.systems.aecotd.default_model import default_model_path, find_default_model
 from spokenemo.systems.aecotd.model_dir import StudentInfo, read_info
 from spokenemo.systems.aecotd.targets import (
@@ -74,16 +72,17 @@ from spokenemo.systems.aecotd.targets import (
     read_targets,
     reference_files,
 )
+from spokenemo.systems.aecotd.training_data import read_key_list
 
 if TYPE_CHECKING:  # the student's modules import torch: for annotations only
     from spokenemo.systems.aecotd.explanation import Explanation
-    from spokenemo.systems.aecotd.inference import ManifestPrediction
+    from spokenemo.systems.aecotd.manifest_prediction import ManifestPrediction
     from spokenemo.systems.aecotd.prediction import Student
 
 __all__ = [
     "AudioInfo", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult", "Fold", "Recording",
     "RunOptions", "Segment", "SpeakerReference", "SpokenemoError", "StudentConfig", "StudentInfo", "Targets",
-    "Thresholds", "Utterance", "apply_label_set", "audio_info", "available_corpora", "build_folds", "check_audio",
+    "Thresholds", "apply_label_set", "audio_info", "available_corpora", "build_folds", "check_audio",
     "check_model", "compute_metrics", "conversations", "cross_corpus", "default_model", "dialogue_kfold",
     "explain", "export_model", "extract_cue_table", "extract_cues", "find_default_model", "get_label_set",
     "leave_one_session_out", "leave_one_speaker_out", "load_audio", "load_experiment_config", "load_student",
@@ -191,7 +190,7 @@ def predict(model: str | PathLike[str] | Student | None, manifest: str | PathLik
     """Predict the emotions of a manifest (or of a fold's part of it) and score the labelled rows.
 
     The manifest, the key selection and the cue table are read and checked before the student
-    is loaded. ``options`` go to :func:`spokenemo.systems.aecotd.inference.predict_manifest`
+    is loaded. ``options`` go to :func:`spokenemo.systems.aecotd.manifest_prediction.predict_manifest`
     (``out``, ``mode``, ``explain``, ``batch_size``, ``asr``, ``progress``, ...). Rows without a
     label are predicted and left out of the metrics (``report["unlabelled"]`` counts them).
     """

@@ -23,7 +23,6 @@ from spokenemo.data.conversation import (
 )
 from spokenemo.data.manifest import (
     Segment,
-    Utterance,
     json_error_text,
     parse_manifest_lines,
     read_manifest,
@@ -50,7 +49,7 @@ from spokenemo.data.recipes import (
 )
 
 __all__ = ["ALIASES", "DEFAULT_SPEAKERS", "RECIPES", "Conversation", "ConversationError", "PseudoConversationError",
-           "PseudoSpec", "Recipe", "Recording", "Segment", "Utterance", "available_corpora", "conversations",
+           "PseudoSpec", "Recipe", "Recording", "Segment", "available_corpora", "conversations",
            "corpus_names", "dialogue_of", "get_recipe", "json_error_text", "natural_key", "parse_manifest_lines",
            "prepare", "pseudo_conversations", "pseudo_parts", "read_manifest", "recordings", "require_audio_paths",
            "resolve_corpus", "same_label_rate", "write_manifest"]

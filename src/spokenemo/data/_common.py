@@ -9,7 +9,7 @@ from typing import Literal
 
 from spokenemo.audio import audio_info
 from spokenemo.core.errors import AudioError, CorpusLayoutError, LabelError
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def check_on_missing(on_missing: str) -> None:
                                 hint="'error' stops, 'skip' drops items without audio, 'keep' keeps them with path=None")
 
 
-def apply_missing_policy(utts: list[Utterance], corpus: str, root: Path, on_missing: str) -> list[Utterance]:
+def apply_missing_policy(utts: list[Segment], corpus: str, root: Path, on_missing: str) -> list[Segment]:
     """Deal with utterances whose audio the recipe could not find (``extra['missing_audio']`` set).
 
     ``'error'`` raises :class:`CorpusLayoutError` listing the first few, ``'skip'`` drops them
@@ -87,7 +87,7 @@ def header_duration(path: str) -> float:
     return float(info.duration)
 
 
-def fill_durations(utts: list[Utterance], corpus: str) -> None:
+def fill_durations(utts: list[Segment], corpus: str) -> None:
     """Set ``duration`` from the audio headers, in place.
 
     Segments (``start``/``end`` set) get ``end - start``. A file whose header cannot be read keeps
@@ -119,7 +119,7 @@ def fill_durations(utts: list[Utterance], corpus: str) -> None:
                     corpus, failed, first.path, first.extra[AUDIO_ERROR_KEY])
 
 
-def finish(utts: list[Utterance], corpus: str, root: Path, *, with_duration: bool, on_missing: str) -> list[Utterance]:
+def finish(utts: list[Segment], corpus: str, root: Path, *, with_duration: bool, on_missing: str) -> list[Segment]:
     """The common tail of every recipe: missing-audio policy, unique keys, durations, sort by key."""
     utts = apply_missing_policy(utts, corpus, root, on_missing)
     seen: set[str] = set()

@@ -12,12 +12,12 @@ plus ``start_time``/``end_time`` for segments. A dataset folder ``data/<name>/``
 ``<name>.jsonl``, ``label_map.json`` (corpus label -> display name, e.g. ``"exc": "Happy"``) and
 ``fold_<k>/<name>_{train,test}_fold_<k>.jsonl``. ``wav`` paths are relative to the EmoBox root.
 
-Mapping to :class:`~spokenemo.data.manifest.Utterance`: ``emo`` <-> ``raw_label``; ``label``
+Mapping to :class:`~spokenemo.data.manifest.Segment`: ``emo`` <-> ``raw_label``; ``label``
 is the canonical name of ``emo`` in the corpus's own scheme when a recipe knows the corpus
 (IEMOCAP ``exc`` stays ``excited``: EmoBox's label maps merge classes, a protocol decision),
 else of the ``label_map.json`` display name, else of ``emo`` itself;
 ``length`` <-> ``duration``, ``start_time``/``end_time`` <-> ``start``/``end``. EmoBox fields
-with no Utterance counterpart (``sample_rate``, ``num_frame``, ``type``, ``task``, ``channel``,
+with no Segment counterpart (``sample_rate``, ``num_frame``, ``type``, ``task``, ``channel``,
 anything else) are kept in ``extra['emobox']`` and written back unchanged, so an EmoBox file
 read and written again is identical. ``speaker`` and ``gender`` (``"Male"``/``"Female"``) are
 written when known and read when present; EmoBox's own loader ignores them. The fold membership
@@ -36,11 +36,11 @@ from spokenemo.audio import audio_info
 from spokenemo.core.errors import AudioError, CorpusLayoutError, ManifestError
 from spokenemo.core.fileio import atomic_write
 from spokenemo.data._common import header_duration
-from spokenemo.data.manifest import Utterance, json_error_text
+from spokenemo.data.manifest import Segment, json_error_text
 from spokenemo.data.recipes import recipe_label
 from spokenemo.data.recipes.generic import canonical_or_raw
 
-#: EmoBox fields mapped onto Utterance fields; every other field goes to ``extra['emobox']``.
+#: EmoBox fields mapped onto Segment fields; every other field goes to ``extra['emobox']``.
 _MAPPED = ("key", "dataset", "wav", "emo", "length", "start_time", "end_time", "speaker", "gender",
            "category")
 _GENDER_OUT = {"M": "Male", "F": "Female"}
@@ -64,8 +64,8 @@ def _emo_of(record: Mapping[str, Any]) -> str | None:
 
 
 def from_emobox(record: Mapping[str, Any], *, data_root: str | Path | None = None,
-                label_map: Mapping[str, str] | None = None) -> Utterance:
-    """One EmoBox record -> :class:`Utterance`.
+                label_map: Mapping[str, str] | None = None) -> Segment:
+    """One EmoBox record -> :class:`Segment`.
 
     Parameters
     ----------
@@ -101,7 +101,7 @@ def from_emobox(record: Mapping[str, Any], *, data_root: str | Path | None = Non
                              "emobox": {k: v for k, v in record.items() if k not in _MAPPED}}
     if "category" in record and record.get("emo") is None:
         extra["emobox"]["category"] = record["category"]
-    return Utterance(
+    return Segment(
         key=f"{dataset}/{speaker}/{rest}" if speaker else f"{dataset}/{rest}",
         path=wav,
         start=record.get("start_time"),
@@ -127,13 +127,13 @@ def _header(path: str | None) -> tuple[int, int | None] | None:
     return int(info.sample_rate), info.frames
 
 
-def to_emobox(utt: Utterance, *, dataset: str | None = None, wav_root: str | Path | None = None,
+def to_emobox(utt: Segment, *, dataset: str | None = None, wav_root: str | Path | None = None,
               key: str | None = None, read_header: bool = True) -> dict[str, Any]:
-    """One :class:`Utterance` -> an EmoBox record (a dict ready for ``json.dumps``).
+    """One :class:`Segment` -> an EmoBox record (a dict ready for ``json.dumps``).
 
     Parameters
     ----------
-    utt : Utterance
+    utt : Segment
         Needs ``path`` (EmoBox has no text-only items).
     dataset : str, optional
         EmoBox dataset name; default ``utt.corpus``.
@@ -216,7 +216,7 @@ def _parse_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def read_emobox_jsonl(path: str | Path, *, data_root: str | Path | None = None,
-                      label_map: Mapping[str, str] | None = None) -> list[Utterance]:
+                      label_map: Mapping[str, str] | None = None) -> list[Segment]:
     """Read an EmoBox JSONL file (``<name>.jsonl`` or a fold file) into utterances, in file order.
 
     Raises :class:`ManifestError` with the line number for malformed lines and for duplicate keys.
@@ -224,7 +224,7 @@ def read_emobox_jsonl(path: str | Path, *, data_root: str | Path | None = None,
     path = Path(path)
     if not path.is_file():
         raise ManifestError(path, None, "EmoBox file not found", hint="give a data/<dataset>/<dataset>.jsonl file")
-    out: list[Utterance] = []
+    out: list[Segment] = []
     seen: set[str] = set()
     for i, rec in _parse_lines(path):
         try:
@@ -238,7 +238,7 @@ def read_emobox_jsonl(path: str | Path, *, data_root: str | Path | None = None,
     return out
 
 
-def _unique_keys(utts: list[Utterance], dataset: str) -> list[str]:
+def _unique_keys(utts: list[Segment], dataset: str) -> list[str]:
     """EmoBox keys ``<dataset>-<stem>``; items whose stem collides use their full key instead."""
     keys = [u.extra.get("emobox_key") or f"{dataset}-{Path(u.path or u.key).stem}" for u in utts]
     counts: dict[str, int] = {}
@@ -247,7 +247,7 @@ def _unique_keys(utts: list[Utterance], dataset: str) -> list[str]:
     return [k if counts[k] == 1 else f"{dataset}-{u.key.replace('/', '-')}" for k, u in zip(keys, utts, strict=True)]
 
 
-def _write_records(path: Path, utts: list[Utterance], keys: Mapping[str, str], *, dataset: str | None,
+def _write_records(path: Path, utts: list[Segment], keys: Mapping[str, str], *, dataset: str | None,
                    wav_root: str | Path | None, read_header: bool) -> None:
     with atomic_write(path) as fh:
         for u in utts:
@@ -255,7 +255,7 @@ def _write_records(path: Path, utts: list[Utterance], keys: Mapping[str, str], *
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def write_emobox_jsonl(path: str | Path, utterances: Iterable[Utterance], *, dataset: str | None = None,
+def write_emobox_jsonl(path: str | Path, utterances: Iterable[Segment], *, dataset: str | None = None,
                        wav_root: str | Path | None = None, read_header: bool = True) -> int:
     """Write utterances as an EmoBox JSONL file (atomically); returns how many were written.
 
@@ -268,7 +268,7 @@ def write_emobox_jsonl(path: str | Path, utterances: Iterable[Utterance], *, dat
     return len(utts)
 
 
-def read_emobox_dataset(dataset_dir: str | Path, *, data_root: str | Path | None = None) -> list[Utterance]:
+def read_emobox_dataset(dataset_dir: str | Path, *, data_root: str | Path | None = None) -> list[Segment]:
     """Read an EmoBox ``data/<name>/`` folder: all utterances plus their fold membership.
 
     Uses ``label_map.json`` for canonical labels when present. ``extra['emobox_folds']`` maps
@@ -285,7 +285,7 @@ def read_emobox_dataset(dataset_dir: str | Path, *, data_root: str | Path | None
     if not main.is_file() and not fold_files:
         raise CorpusLayoutError(f"emobox: {d} holds neither {name}.jsonl nor fold_<k>/{name}_<split>_fold_<k>.jsonl",
                                 hint="give EmoBox's data/<dataset> folder")
-    utts: dict[str, Utterance] = {}
+    utts: dict[str, Segment] = {}
     if main.is_file():
         for u in read_emobox_jsonl(main, data_root=data_root, label_map=label_map):
             utts[u.extra["emobox_key"]] = u
@@ -297,7 +297,7 @@ def read_emobox_dataset(dataset_dir: str | Path, *, data_root: str | Path | None
     return list(utts.values())
 
 
-def write_emobox_dataset(out_dir: str | Path, utterances: Iterable[Utterance], *, dataset: str,
+def write_emobox_dataset(out_dir: str | Path, utterances: Iterable[Segment], *, dataset: str,
                          folds: Mapping[int | str, Mapping[str, Iterable[str]]] | None = None,
                          wav_root: str | Path | None = None, read_header: bool = True) -> Path:
     """Write an EmoBox ``<out_dir>/<dataset>/`` folder: ``<dataset>.jsonl``, ``label_map.json`` and folds.
@@ -306,12 +306,12 @@ def write_emobox_dataset(out_dir: str | Path, utterances: Iterable[Utterance], *
     ----------
     out_dir : path
         Parent folder (EmoBox's ``data/``).
-    utterances : iterable of Utterance
+    utterances : iterable of Segment
         Text-only utterances are skipped.
     dataset : str
         EmoBox dataset name (folder and file names).
     folds : mapping, optional
-        Fold number -> {"train": keys, "test": keys[, "valid": keys]} with *Utterance* keys.
+        Fold number -> {"train": keys, "test": keys[, "valid": keys]} with *Segment* keys.
         Default: the ``extra['emobox_folds']`` read by :func:`read_emobox_dataset`, if any.
     wav_root : path, optional
         Write ``wav`` paths relative to this folder.

@@ -2,7 +2,6 @@
 
 A :class:`Segment` is one labelled stretch of speech: a whole file (an acted utterance) or a
 ``start``/``end`` span inside a longer recording (a turn of a dialogue, a podcast segment).
-``Utterance`` is the same class under its former name.
 
 Field meanings (lhotse-style "manifests as data"):
 
@@ -130,7 +129,6 @@ class Segment(BaseModel):
 
 
 #: The former name of :class:`Segment` (kept for existing code).
-Utterance = Segment
 
 
 def json_error_text(err: json.JSONDecodeError) -> str:

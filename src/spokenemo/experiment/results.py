@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.experiment.config import ExperimentConfig
-from spokenemo.experiment.data import Task
 from spokenemo.experiment.systems import SystemSpec
+from spokenemo.experiment.tasks import Task
 from spokenemo.protocols.metrics import AggregateResult, ClassificationResult, aggregate_metrics
 
 

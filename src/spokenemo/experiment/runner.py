@@ -35,7 +35,6 @@ from spokenemo.core.sampling import stratified_subset
 from spokenemo.data.manifest import Segment
 from spokenemo.experiment import layout
 from spokenemo.experiment.config import ExperimentConfig, load_config, resolve_path
-from spokenemo.experiment.data import Task, build_task, load_utterances
 from spokenemo.experiment.report import write_outputs
 from spokenemo.experiment.results import (
     ExperimentResult,
@@ -45,6 +44,7 @@ from spokenemo.experiment.results import (
     package_versions,
 )
 from spokenemo.experiment.systems import SystemSpec
+from spokenemo.experiment.tasks import Task, build_task, load_utterances
 from spokenemo.features.providers import FeatureBank
 from spokenemo.protocols import Fold, compute_metrics, write_folds
 from spokenemo.systems import FoldContext, RunContext, SystemUnavailable, TaskContext, system_classes

@@ -32,18 +32,18 @@ from spokenemo.audio import load_audio
 from spokenemo.core.cache import ResultStore, fingerprint
 from spokenemo.core.errors import MissingDependencyError, SpokenemoError
 from spokenemo.core.lazy import optional_import
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.features.executor import Outcome, run_items
 
 log = logging.getLogger(__name__)
 
 
-def _identity(u: Utterance) -> list[Any]:
+def _identity(u: Segment) -> list[Any]:
     # what the cached numbers were computed from: a changed path or segment is recomputed
     return [str(u.path), u.start, u.end]
 
 
-def _error_text(u: Utterance, err: Exception) -> str:
+def _error_text(u: Segment, err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
@@ -65,7 +65,7 @@ class FeatureStore:
         self.path = self._store.path
         self.name = name
 
-    def cached(self, u: Utterance) -> dict[str, Any] | None:
+    def cached(self, u: Segment) -> dict[str, Any] | None:
         return self._store.get(u.key, _identity(u))
 
     def failure(self, key: str) -> str | None:
@@ -82,15 +82,15 @@ class FeatureStore:
         log.warning("%s: %s failed: %s", self.name, key, error)
         self._store.put_error(key, error, source=source)
 
-    def compute(self, utterances: Sequence[Utterance], fn: Callable[[Utterance], dict[str, Any]], *,
+    def compute(self, utterances: Sequence[Segment], fn: Callable[[Segment], dict[str, Any]], *,
                 progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any] | None]:
         """Features of every utterance: cached ones read, the others computed and appended.
 
         Parameters
         ----------
-        utterances : sequence of Utterance
+        utterances : sequence of Segment
         fn : callable
-            Utterance -> JSON-serialisable dict of features. An exception raised by it (a typed
+            Segment -> JSON-serialisable dict of features. An exception raised by it (a typed
             :class:`~spokenemo.core.errors.AudioError` above all) is recorded as that utterance's
             failure and the run goes on.
         progress : callable, optional
@@ -106,7 +106,7 @@ class FeatureStore:
             log.info("%s: computing %d of %d utterances (%s)", self.name, todo, len(utterances), self.path)
         count = {"done": 0}
 
-        def step(u: Utterance, outcome: Outcome) -> None:
+        def step(u: Segment, outcome: Outcome) -> None:
             count["done"] += 1
             if progress is not None:
                 progress(count["done"], todo)
@@ -145,7 +145,7 @@ class EgemapsExtractor:
         self.fingerprint = fingerprint({"set": "eGeMAPSv02", "level": "functionals",
                                         "opensmile": opensmile.__version__, "sr": 16000})
 
-    def __call__(self, u: Utterance) -> dict[str, Any]:
+    def __call__(self, u: Segment) -> dict[str, Any]:
         if u.path is None:
             raise SpokenemoError(f"{u.key}: no audio path")
         x = load_audio(u.path, start=u.start, end=u.end, sr=16000)

@@ -25,6 +25,7 @@ from spokenemo.protocols.fold import (
     make_fold,
     sorted_names,
     speaker_ids,
+    split_in_order,
 )
 
 log = logging.getLogger(__name__)
@@ -33,17 +34,7 @@ log = logging.getLogger(__name__)
 def dialogue_groups(dialogues: Sequence[str], k: int, seed: int = 0) -> list[list[str]]:
     """``k`` groups of dialogue ids, sizes differing by at most 1, dealt in a seeded order."""
     order = seeded_order(sorted_names(dialogues), seed, key=lambda d: d)
-    if k < 2:
-        raise ProtocolError(f"k must be at least 2, got {k}")
-    if k > len(order):
-        raise ProtocolError(f"cannot make {k} dialogue groups from {len(order)} dialogues", hint="lower --k")
-    size, extra = divmod(len(order), k)
-    groups, start = [], 0
-    for i in range(k):
-        end = start + size + (1 if i < extra else 0)
-        groups.append(sorted_names(order[start:end]))
-        start = end
-    return groups
+    return [sorted_names(group) for group in split_in_order(order, k, "dialogue")]
 
 
 def _speakers_kept_apart(utterances: Sequence[Segment], folds: Sequence[Fold]) -> bool:

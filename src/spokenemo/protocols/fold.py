@@ -233,3 +233,19 @@ def select_corpora(utterances: Sequence[Segment], names: Sequence[str], role: st
         raise ProtocolError(f"{role} corpus {absent} not in the manifest",
                             hint="corpora present: " + ", ".join(sorted(str(p) for p in present)))
     return [u for u in utterances if corpus_key(u.corpus) in wanted]
+
+
+def split_in_order(items: Sequence[str], k: int, what: str) -> list[list[str]]:
+    """``items`` cut, in the given order, into ``k`` runs whose sizes differ by at most 1 (the first
+    ``len(items) % k`` runs get the extra item); ``what`` names the items in errors."""
+    if k < 2:
+        raise ProtocolError(f"k must be at least 2, got {k}")
+    if k > len(items):
+        raise ProtocolError(f"cannot make {k} {what} groups from {len(items)} {what}s", hint="lower --k")
+    size, extra = divmod(len(items), k)
+    groups, start = [], 0
+    for i in range(k):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(list(items[start:end]))
+        start = end
+    return groups

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from spokenemo.core.errors import LabelError
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.data.recipes import RAW_LABEL_MAPS
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ class LabelledUtterances(list):
         utterances with neither ``label`` nor ``raw_label``.
     """
 
-    def __init__(self, items: Iterable[Utterance], label_set: LabelSet, dropped: Counter) -> None:
+    def __init__(self, items: Iterable[Segment], label_set: LabelSet, dropped: Counter) -> None:
         super().__init__(items)
         self.label_set = label_set
         self.dropped = dropped
@@ -278,7 +278,7 @@ class LabelledUtterances(list):
 
 
 def apply_label_set(
-    utterances: Iterable[Utterance],
+    utterances: Iterable[Segment],
     label_set: LabelSet | str,
     merge: Mapping[str, str] | None = None,
 ) -> LabelledUtterances:
@@ -286,7 +286,7 @@ def apply_label_set(
 
     Parameters
     ----------
-    utterances : iterable of Utterance
+    utterances : iterable of Segment
         ``label`` is read (canonical or raw); when it is missing, ``raw_label`` is read with the
         utterance's ``corpus``. Inputs are not modified.
     label_set : LabelSet or str
@@ -308,7 +308,7 @@ def apply_label_set(
     """
     lset = get_label_set(label_set)
     merges = lset.merge if merge is None else _check_merge(merge, lset.names, lset.name)
-    kept: list[Utterance] = []
+    kept: list[Segment] = []
     dropped: Counter = Counter()
     for utt in utterances:
         original = utt.label if utt.label is not None else utt.raw_label

@@ -18,6 +18,7 @@ from spokenemo.protocols.fold import (
     select_corpora,
     sorted_names,
     speaker_ids,
+    split_in_order,
 )
 from spokenemo.protocols.labels import corpus_key
 
@@ -128,18 +129,7 @@ def contiguous_groups(speakers: Sequence[str], k: int) -> list[list[str]]:
     The first ``len(speakers) % k`` groups get the extra speaker (20 RAVDESS actors, k=5:
     01-04, 05-08, ..., 17-20).
     """
-    order = sorted_names(speakers)
-    if k < 2:
-        raise ProtocolError(f"k must be at least 2, got {k}")
-    if k > len(order):
-        raise ProtocolError(f"cannot make {k} speaker groups from {len(order)} speakers", hint="lower --k")
-    size, extra = divmod(len(order), k)
-    groups, start = [], 0
-    for i in range(k):
-        end = start + size + (1 if i < extra else 0)
-        groups.append(order[start:end])
-        start = end
-    return groups
+    return split_in_order(sorted_names(speakers), k, "speaker")
 
 
 def speaker_kfold(utterances: Sequence[Segment], *, k: int = 5, groups: Sequence[Sequence[str]] | None = None,

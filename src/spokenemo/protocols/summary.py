@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from spokenemo.data.conversation import natural_key
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 NO_LABEL = "(none)"
 
@@ -54,7 +54,7 @@ class ManifestSummary:
         return f"{self.n} utterances, {len(self.speakers)} speakers, {len(self.classes)} labels ({labels}), {dur}"
 
 
-def _duration(u: Utterance) -> float | None:
+def _duration(u: Segment) -> float | None:
     if u.duration is not None:
         return u.duration
     if u.start is not None and u.end is not None:
@@ -62,7 +62,7 @@ def _duration(u: Utterance) -> float | None:
     return None
 
 
-def summarize(utterances: Sequence[Utterance]) -> ManifestSummary:
+def summarize(utterances: Sequence[Segment]) -> ManifestSummary:
     """Count a manifest's utterances by class, speaker, class x speaker and corpus.
 
     The duration of an utterance is ``duration``, else ``end - start``; utterances with neither

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from spokenemo.data.manifest import Utterance, read_manifest
+from spokenemo.data.manifest import Segment, read_manifest
 from spokenemo.llm.factory import BACKEND_KINDS, backend_from_settings, expected_model_name, token_counter
 from spokenemo.protocols.labels import LABEL_SETS, apply_label_set, get_label_set
 from spokenemo.systems.aecotd.teacher import TeacherSummary, cue_texts_for, run_teacher, select_utterances
@@ -20,8 +20,8 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _labels_and_utterances(utts: list[Utterance],
-                           labels: str | None) -> tuple[list[Utterance], list[str] | None, str | None]:
+def _labels_and_utterances(utts: list[Segment],
+                           labels: str | None) -> tuple[list[Segment], list[str] | None, str | None]:
     if not labels:
         return utts, None, None
     spec = labels.strip()
@@ -36,7 +36,7 @@ def _labels_and_utterances(utts: list[Utterance],
 
 @click.command("teach")
 @click.option("--manifest", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Utterance manifest (JSONL).")
+              help="Segment manifest (JSONL).")
 @click.option("--cues", "cues_path", required=True, type=click.Path(path_type=Path),
               help="Cue table from `spokenemo cues` (.parquet/.jsonl or its folder).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -1,7 +1,7 @@
 """Corpus recipes: one module per corpus, each turning an official release into a manifest.
 
 In the style of lhotse recipes, a recipe reads the release *as distributed* (folder layout, label
-files, file-name codes) and returns a list of :class:`~spokenemo.data.manifest.Utterance`
+files, file-name codes) and returns a list of :class:`~spokenemo.data.manifest.Segment`
 sorted by key, with absolute audio paths and durations read from the audio headers.
 
 >>> from spokenemo.data import prepare
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.core.errors import SpokenemoError
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.data.recipes import (
     crema_d,
     emodb,
@@ -41,7 +41,7 @@ class Recipe:
     """A registered recipe: ``name``, the ``prepare`` function and what it expects."""
 
     name: str
-    prepare: Callable[..., list[Utterance]]
+    prepare: Callable[..., list[Segment]]
     description: str
     layout: str
     languages: tuple[str, ...] = ()
@@ -169,7 +169,7 @@ def get_recipe(corpus: str, root: str | Path | None = None) -> Recipe:
                                   f"(or {', '.join(sorted([*ALIASES, GENERIC]))})") from None
 
 
-def prepare(corpus: str, root: str | Path, **options: Any) -> list[Utterance]:
+def prepare(corpus: str, root: str | Path, **options: Any) -> list[Segment]:
     """Run the recipe for ``corpus`` on ``root`` and return its utterances (sorted by key).
 
     Parameters

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from spokenemo.data._common import finish
 from spokenemo.data._find import describe_folder, iter_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def read_demographics(path: Path) -> dict[str, dict[str, str]]:
     return {r["ActorID"].strip(): r for r in rows}
 
 
-def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the CREMA-D manifest (7,442 clips of 91 actors in the full release).
 
     Parameters
@@ -76,7 +76,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
     demo = read_demographics(root / "VideoDemographics.csv")
     if not demo:
         log.warning("%s: %s not found, gender and age left empty", CORPUS, root / "VideoDemographics.csv")
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for path in iter_audio(audio_dir, recursive=False):
         m = _NAME.fullmatch(path.stem)
         if m is None or m.group(3) not in EMOTIONS:
@@ -91,7 +91,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
             if (row.get(col) or "").strip():
                 extra[col.lower()] = row[col].strip()
         sex = (row.get("Sex") or "").strip().lower()
-        utts.append(Utterance(
+        utts.append(Segment(
             key=f"{CORPUS}/{actor}/{path.stem}",
             path=str(path),
             label=EMOTIONS[emo],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from spokenemo.data._common import finish
 from spokenemo.data._find import describe_folder, iter_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "emodb"
 EXPECTED = "a wav/ folder of files named like 03a01Fa.wav"
@@ -43,7 +43,7 @@ TEXTS = {
 _NAME = re.compile(r"(\d\d)([ab]\d\d)([WLEAFTN])([a-z])")
 
 
-def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the EmoDB manifest (535 utterances, 10 speakers in the full release).
 
     Parameters
@@ -57,7 +57,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
     """
     root = resolve_root(root, CORPUS, EXPECTED)
     wav_dir = root / "wav" if (root / "wav").is_dir() else root
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for path in iter_audio(wav_dir, recursive=False):
         m = _NAME.fullmatch(path.stem)
         if m is None:
@@ -68,7 +68,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
                                     "emotion_name": EMOTION_NAMES[emo]}
         if age is not None:
             extra["age"] = age
-        utts.append(Utterance(
+        utts.append(Segment(
             key=f"{CORPUS}/{speaker}/{path.stem}",
             path=str(path),
             label=EMOTIONS[emo],

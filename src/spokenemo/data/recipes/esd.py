@@ -30,7 +30,7 @@ from spokenemo.data._find import (
     read_text,
     resolve_root,
 )
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "esd"
 EXPECTED = "speaker folders 0001 ... 0020 holding Angry/ Happy/ Neutral/ Sad/ Surprise/ and <speaker>.txt"
@@ -78,7 +78,7 @@ def _read_texts(spk_dir: Path) -> dict[str, str]:
     return out
 
 
-def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the ESD manifest (35,000 utterances of 20 speakers in the full release).
 
     Parameters
@@ -96,7 +96,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
     speakers = [d for d in child_dirs(root, r"\d{4}") if any((d / e).is_dir() for e in EMOTIONS)]
     if not speakers:
         raise layout_error(CORPUS, root, EXPECTED, describe_folder(root))
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for spk_dir in speakers:
         speaker = spk_dir.name
         texts = _read_texts(spk_dir)
@@ -136,7 +136,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
 
 
 def _utt(speaker: str, stem: str, path: str | None, emotion: str, label: str, texts: dict[str, str],
-         language: str, split: str | None, extra: dict[str, object]) -> Utterance:
-    return Utterance(key=f"{CORPUS}/{speaker}/{stem}", path=path, label=label, raw_label=emotion,
+         language: str, split: str | None, extra: dict[str, object]) -> Segment:
+    return Segment(key=f"{CORPUS}/{speaker}/{stem}", path=path, label=label, raw_label=emotion,
                      speaker=speaker, gender=GENDERS.get(speaker), text=texts.get(stem), corpus=CORPUS,
                      language=language, split=split, extra=extra)

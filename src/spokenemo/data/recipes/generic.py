@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from spokenemo.core.errors import CorpusLayoutError
 from spokenemo.data._common import MISSING_KEY, check_on_missing, finish
 from spokenemo.data._find import child_dirs, describe_folder, iter_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CANONICAL = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "excited",
              "frustrated", "other", "contempt", "unknown")
@@ -55,7 +55,7 @@ def _speaker_from(name: str, rx: re.Pattern[str] | None) -> str | None:
 
 def prepare_folder(root: str | Path, *, speaker_regex: str | None = None, corpus_name: str = "folder",
                    language: str | None = None, label_map: dict[str, str] | None = None,
-                   with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+                   with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build a manifest from one folder per label.
 
     Parameters
@@ -79,12 +79,12 @@ def prepare_folder(root: str | Path, *, speaker_regex: str | None = None, corpus
     expected = "one sub-folder per label holding audio files"
     root = resolve_root(root, corpus_name, expected)
     rx = re.compile(speaker_regex) if speaker_regex else None
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for label_dir in child_dirs(root):
         raw = label_dir.name
         for path in iter_audio(label_dir, recursive=True):
             rel = path.relative_to(root).with_suffix("").as_posix()
-            utts.append(Utterance(
+            utts.append(Segment(
                 key=f"{corpus_name}/{rel}",
                 path=str(path),
                 label=canonical_or_raw(raw, label_map),
@@ -96,7 +96,7 @@ def prepare_folder(root: str | Path, *, speaker_regex: str | None = None, corpus
     if not utts:
         raise layout_error(corpus_name, root, expected, describe_folder(root))
     # The same stem with two extensions (a.wav, a.flac) would give one key twice: keep the first.
-    unique: dict[str, Utterance] = {}
+    unique: dict[str, Segment] = {}
     for u in utts:
         unique.setdefault(u.key, u)
     return finish(list(unique.values()), corpus_name, root, with_duration=with_duration, on_missing=on_missing)
@@ -122,7 +122,7 @@ def _gender(value: str | None) -> str | None:
 
 def prepare_csv(root: str | Path, *, corpus_name: str | None = None, language: str | None = None,
                 label_map: dict[str, str] | None = None, delimiter: str | None = None,
-                with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+                with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build a manifest from a CSV (or TSV) table of ``path,label[,speaker,text,...]``.
 
     Parameters
@@ -168,7 +168,7 @@ def prepare_csv(root: str | Path, *, corpus_name: str | None = None, language: s
 
 
 def _csv_row(row: dict[str, str], line_no: int, table: Path, corpus: str, language: str | None,
-             label_map: dict[str, str] | None) -> Utterance:
+             label_map: dict[str, str] | None) -> Segment:
     """One row of a :func:`prepare_csv` table as a segment (errors name ``table:line``)."""
     path_cell, raw = _cell(row, "path"), _cell(row, "label")
     if path_cell is None or raw is None:
@@ -191,7 +191,7 @@ def _csv_row(row: dict[str, str], line_no: int, table: Path, corpus: str, langua
     if not exists:
         extra[MISSING_KEY] = str(path)
     try:
-        return Utterance(
+        return Segment(
             key=key,
             path=str(path.resolve()) if exists else None,
             start=start,

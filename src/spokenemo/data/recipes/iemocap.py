@@ -31,7 +31,7 @@ from spokenemo.data._find import (
     read_text,
     resolve_root,
 )
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "iemocap"
 EXPECTED = "Session1 ... Session5 folders with dialog/EmoEvaluation/*.txt and sentences/wav/"
@@ -95,7 +95,7 @@ def turn_speaker(turn_id: str) -> tuple[str, str, str] | None:
 
 
 def prepare(root: str | Path, *, sessions: tuple[int, ...] | list[int] | None = None,
-            with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+            with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the IEMOCAP manifest (every evaluated turn, every label including ``xxx``).
 
     Parameters
@@ -116,7 +116,7 @@ def prepare(root: str | Path, *, sessions: tuple[int, ...] | list[int] | None = 
         session_dirs = [d for d in session_dirs if int(d.name[-1]) in set(sessions)]
     if not session_dirs:
         raise layout_error(CORPUS, root, EXPECTED, describe_folder(root))
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for sdir in session_dirs:
         eval_dir = sdir / "dialog" / "EmoEvaluation"
         eval_files = sorted(p for p in eval_dir.glob("*.txt") if p.is_file()) if eval_dir.is_dir() else []
@@ -146,7 +146,7 @@ def prepare(root: str | Path, *, sessions: tuple[int, ...] | list[int] | None = 
                 path = audio.get(turn_id)
                 if path is None:
                     extra[MISSING_KEY] = expected_audio(wav_dir, turn_id)
-                utts.append(Utterance(
+                utts.append(Segment(
                     key=f"{CORPUS}/{speaker}/{turn_id}",
                     path=str(path) if path else None,
                     label=canonical_label(raw, EMOTIONS, CORPUS, eval_file),

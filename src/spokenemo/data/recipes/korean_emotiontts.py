@@ -26,7 +26,7 @@ from spokenemo.data._find import (
     read_text,
     resolve_root,
 )
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "korean_emotiontts"
 SUBSETS = ("plain-to-emotional", "emotional-to-emotional")
@@ -66,7 +66,7 @@ def _read_line(path: Path) -> str | None:
 
 
 def prepare(root: str | Path, *, subsets: tuple[str, ...] | list[str] | None = None,
-            with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+            with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the Korean emotional TTS manifest.
 
     Parameters
@@ -89,7 +89,7 @@ def prepare(root: str | Path, *, subsets: tuple[str, ...] | list[str] | None = N
     speakers = _speaker_dirs(root, tuple(subsets) if subsets is not None else None)
     if not speakers:
         raise layout_error(CORPUS, root, EXPECTED, describe_folder(root))
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for subset, spk_dir in speakers:
         speaker = spk_dir.name
         wav_dir = spk_dir / "wav"
@@ -110,7 +110,7 @@ def prepare(root: str | Path, *, subsets: tuple[str, ...] | list[str] | None = N
                 extra["script"] = script
             if path is None:
                 extra[MISSING_KEY] = expected_audio(wav_dir, stem)
-            utts.append(Utterance(
+            utts.append(Segment(
                 key=f"{CORPUS}/{speaker}/{stem}",
                 path=str(path) if path else None,
                 label=emo[1],

@@ -27,7 +27,7 @@ from pathlib import Path
 from spokenemo.core.errors import CorpusLayoutError
 from spokenemo.data._common import MISSING_KEY, canonical_label, check_on_missing, finish
 from spokenemo.data._find import describe_folder, expected_audio, index_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 SPLITS = ("train", "dev", "test")
 
@@ -131,7 +131,7 @@ def _find_meld_clips(clips_root: Path) -> dict[str, Path]:
 
 
 def _meld_row(row: dict[str, str], split: str, csv_path: Path, line_no: int, audio: dict[str, Path] | None,
-              clip_dir: Path | None) -> Utterance:
+              clip_dir: Path | None) -> Segment:
     """One row of a MELD CSV as a segment (``audio``: the split's clips by stem, when there are clips)."""
     dia, utt_id = _ints(row, ("Dialogue_ID", "Utterance_ID"), csv_path, line_no)
     stem = f"dia{dia}_utt{utt_id}"
@@ -149,7 +149,7 @@ def _meld_row(row: dict[str, str], split: str, csv_path: Path, line_no: int, aud
         path = audio.get(stem)
         if path is None:
             extra[MISSING_KEY] = expected_audio(clip_dir, stem)
-    return Utterance(
+    return Segment(
         key=f"meld/{split}/{stem}",
         path=str(path) if path else None,
         label=canonical_label(emotion, MELD_EMOTIONS, "meld", f"{csv_path}:{line_no}"),
@@ -166,7 +166,7 @@ def _meld_row(row: dict[str, str], split: str, csv_path: Path, line_no: int, aud
 
 
 def prepare_meld(root: str | Path, *, clips: str | Path | None = None, splits: tuple[str, ...] | list[str] = SPLITS,
-                 with_duration: bool = True, on_missing: str = "skip") -> list[Utterance]:
+                 with_duration: bool = True, on_missing: str = "skip") -> list[Segment]:
     """Build the MELD manifest.
 
     Parameters
@@ -204,7 +204,7 @@ def prepare_meld(root: str | Path, *, clips: str | Path | None = None, splits: t
                                describe_folder(clips_root))
     else:
         clip_dirs = _find_meld_clips(root)
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for split, csv_path in csvs.items():
         if not csv_path.is_file():
             raise layout_error("meld", root, csv_path.name, describe_folder(root))
@@ -232,7 +232,7 @@ def _emorynlp_speakers(value: str) -> list[str]:
 
 
 def prepare_emorynlp(root: str | Path, *, splits: tuple[str, ...] | list[str] = SPLITS,
-                     with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+                     with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the EmoryNLP manifest (text only: ``path=None``).
 
     Parameters
@@ -258,7 +258,7 @@ def prepare_emorynlp(root: str | Path, *, splits: tuple[str, ...] | list[str] = 
     bad = sorted(set(splits) - set(SPLITS))
     if bad:
         raise layout_error("emorynlp", root, f"splits among {', '.join(SPLITS)}", f"{bad}")
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for split in splits:
         csv_path = root / f"emorynlp_{split}_final.csv"
         if not csv_path.is_file():
@@ -276,7 +276,7 @@ def prepare_emorynlp(root: str | Path, *, splits: tuple[str, ...] | list[str] = 
                 t = _clock_seconds(row.get(col, ""))
                 if t is not None:
                     extra[name] = t
-            utts.append(Utterance(
+            utts.append(Segment(
                 key=f"emorynlp/{split}/s{season:02d}_e{episode:02d}_c{scene:02d}_u{utt_id:02d}",
                 label=canonical_label(emotion, EMORYNLP_EMOTIONS, "emorynlp", f"{csv_path}:{line_no}"),
                 raw_label=emotion,

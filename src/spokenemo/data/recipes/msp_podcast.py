@@ -28,7 +28,7 @@ from spokenemo.data._find import (
     read_text,
     resolve_root,
 )
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "msp_podcast"
 EXPECTED = "Labels/labels_consensus.csv and an Audios/ folder"
@@ -64,7 +64,7 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the MSP-Podcast manifest from ``labels_consensus.csv``.
 
     Parameters
@@ -91,7 +91,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
             raise layout_error(CORPUS, labels.parent, f"{labels.name} with columns {', '.join(COLUMNS)}",
                                f"columns {reader.fieldnames}")
         rows = list(reader)
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     turns = podcast_turns([Path(row["FileName"].strip()).stem for row in rows])
     for line_no, row in enumerate(rows, start=2):
         stem = Path(row["FileName"].strip()).stem
@@ -111,7 +111,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
         tpath = transcripts / f"{stem}.txt"
         text = (read_text(tpath).strip() or None) if tpath.is_file() else None
         gender = row["Gender"].strip().lower()
-        utts.append(Utterance(
+        utts.append(Segment(
             key=f"{CORPUS}/{speaker or 'unknown'}/{stem}",
             path=str(path) if path else None,
             label=canonical_label(raw, EMOTIONS, CORPUS, f"{labels}:{line_no}"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from spokenemo.data._common import MISSING_KEY, canonical_label, check_on_missing, finish
 from spokenemo.data._find import describe_folder, expected_audio, index_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "nemo"
 EXPECTED = "data.tsv and a samples/ folder of audio"
@@ -24,7 +24,7 @@ EMOTIONS = {"anger": "angry", "fear": "fearful", "happiness": "happy", "neutral"
 GENDERS = {"female": "F", "male": "M"}
 
 
-def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the nEMO manifest from ``data.tsv``.
 
     Parameters
@@ -49,7 +49,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
         if missing_cols:
             raise layout_error(CORPUS, root, f"{tsv.name} with columns {', '.join(COLUMNS)}",
                                f"columns {reader.fieldnames}")
-        utts: list[Utterance] = []
+        utts: list[Segment] = []
         for line_no, row in enumerate(reader, start=2):
             stem = Path(row["file_id"].strip()).stem
             speaker = row["speaker_id"].strip()
@@ -61,7 +61,7 @@ def prepare(root: str | Path, *, with_duration: bool = True, on_missing: str = "
             if path is None:
                 extra[MISSING_KEY] = expected_audio(samples, stem)
             emotion = row["emotion"].strip()
-            utts.append(Utterance(
+            utts.append(Segment(
                 key=f"{CORPUS}/{speaker}/{stem}",
                 path=str(path) if path else None,
                 label=canonical_label(emotion, EMOTIONS, CORPUS, f"{tsv}:{line_no}"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from spokenemo.data._common import finish
 from spokenemo.data._find import child_dirs, describe_folder, iter_audio, layout_error, resolve_root
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 
 CORPUS = "ravdess"
 EXPECTED = "Actor_01 ... Actor_24 folders of files named like 03-01-05-01-02-01-12.wav"
@@ -41,7 +41,7 @@ def _actor_dirs(root: Path) -> list[Path]:
 
 
 def prepare(root: str | Path, *, include_song: bool = False, include_speech: bool = True,
-            with_duration: bool = True, on_missing: str = "error") -> list[Utterance]:
+            with_duration: bool = True, on_missing: str = "error") -> list[Segment]:
     """Build the RAVDESS manifest.
 
     Parameters
@@ -59,7 +59,7 @@ def prepare(root: str | Path, *, include_song: bool = False, include_speech: boo
 
     Returns
     -------
-    list of Utterance
+    list of Segment
         Sorted by key. Video-only files (modality 02) are ignored: they carry no audio.
     """
     root = resolve_root(root, CORPUS, EXPECTED)
@@ -68,7 +68,7 @@ def prepare(root: str | Path, *, include_song: bool = False, include_speech: boo
         raise layout_error(CORPUS, root, EXPECTED, describe_folder(root))
     channels = {c for c, name in VOCAL_CHANNELS.items()
                 if (name == "speech" and include_speech) or (name == "song" and include_song)}
-    utts: list[Utterance] = []
+    utts: list[Segment] = []
     for actor_dir in actors:
         for path in iter_audio(actor_dir, recursive=False):
             m = _NAME.fullmatch(path.stem)
@@ -77,7 +77,7 @@ def prepare(root: str | Path, *, include_song: bool = False, include_speech: boo
             modality, channel, emo, intensity, statement, repetition, actor = m.groups()
             if modality == "02" or channel not in channels:
                 continue
-            utts.append(Utterance(
+            utts.append(Segment(
                 key=f"{CORPUS}/{actor}/{path.stem}",
                 path=str(path),
                 label=EMOTIONS[emo],

@@ -37,7 +37,7 @@ from spokenemo.audio import AudioWarning
 from spokenemo.core.cache import JsonlLog, claim_fingerprint, read_rows, write_parquet
 from spokenemo.core.errors import ConfigError, SpokenemoError
 from spokenemo.core.fileio import atomic_write, write_jsonl
-from spokenemo.data.manifest import Utterance, read_manifest
+from spokenemo.data.manifest import Segment, read_manifest
 from spokenemo.features.cues.config import CueExtractionConfig
 from spokenemo.features.cues.extract import extract_cues, load_for_cues
 from spokenemo.features.executor import Executor, Outcome, check_executor, run_items
@@ -123,12 +123,12 @@ def _error_record(job: _Job, err: Exception) -> dict[str, Any]:
 
 
 # --- the table's files --------------------------------------------------------------------------
-def _meta(u: Utterance) -> dict[str, Any]:
+def _meta(u: Segment) -> dict[str, Any]:
     return {"key": u.key, "path": u.path, "start": u.start, "end": u.end, "label": u.label,
             "speaker": u.speaker, "gender": u.gender, "corpus": u.corpus}
 
 
-def _source(u: Utterance) -> tuple[Any, ...]:
+def _source(u: Segment) -> tuple[Any, ...]:
     return (u.path, u.start, u.end)
 
 
@@ -137,7 +137,7 @@ class _Journal:
     finished table and the journal of an interrupted run; new rows appended to the journal,
     errors to the run's error log."""
 
-    def __init__(self, paths: CueTablePaths, utts: Sequence[Utterance]) -> None:
+    def __init__(self, paths: CueTablePaths, utts: Sequence[Segment]) -> None:
         self.part = JsonlLog(paths.part, what="cue table journal")
         self.errors = JsonlLog(paths.errors, what="cue error log")
         self.by_key = {u.key: u for u in utts}
@@ -160,7 +160,7 @@ class _Journal:
     def put_error(self, key: str, error: dict[str, Any], *, source: Any = None) -> None:
         self.errors.append(error)
 
-    def rows(self, utts: Sequence[Utterance]) -> list[dict[str, Any]]:
+    def rows(self, utts: Sequence[Segment]) -> list[dict[str, Any]]:
         """The table: one row per utterance that has one, in manifest order."""
         return [self.done[u.key] for u in utts if u.key in self.done]
 
@@ -216,7 +216,7 @@ def read_cue_settings(path: str | Path) -> dict[str, Any] | None:
 
 
 def extract_manifest(
-    manifest: str | Path | Sequence[Utterance],
+    manifest: str | Path | Sequence[Segment],
     out: str | Path,
     *,
     config: CueExtractionConfig | None = None,
@@ -233,7 +233,7 @@ def extract_manifest(
 
     Parameters
     ----------
-    manifest : path or sequence of Utterance
+    manifest : path or sequence of Segment
         A JSONL manifest (relative audio paths resolve against its folder) or utterances.
     out : path
         ``OUT.parquet`` (siblings ``OUT.jsonl``, ``OUT.part.jsonl``, ``OUT.errors.jsonl``,
@@ -280,7 +280,7 @@ def extract_manifest(
     _prepare(paths, cfg, restart)
     journal = _Journal(paths, utts)
 
-    def report(u: Utterance, outcome: Outcome) -> None:
+    def report(u: Segment, outcome: Outcome) -> None:
         if on_result is not None:
             on_result({"key": u.key, "row": outcome.value} if outcome.ok else {"key": u.key, "error": outcome.error})
 
@@ -295,8 +295,8 @@ def extract_manifest(
     return BatchSummary(paths=paths, total=len(utts), done=len(rows), computed=run.computed, errors=run.errors)
 
 
-def _utterances(manifest: str | Path | Sequence[Utterance],
-                base_dir: str | Path | None) -> tuple[list[Utterance], Path]:
+def _utterances(manifest: str | Path | Sequence[Segment],
+                base_dir: str | Path | None) -> tuple[list[Segment], Path]:
     """The utterances (all with audio), and the folder their relative audio paths resolve against."""
     if isinstance(manifest, (str, Path)):
         base = Path(base_dir) if base_dir is not None else Path(manifest).resolve().parent

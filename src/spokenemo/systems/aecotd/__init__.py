@@ -11,17 +11,20 @@ stays cheap)::
     result = predict_manifest(student, "manifest.jsonl", folds="folds/", fold="fold1", out="preds.jsonl")
     print(explain(student, "clip.wav").explanation)
 
-Modules: :mod:`~spokenemo.systems.aecotd.config` (YAML config), :mod:`~spokenemo.systems.aecotd.data`
-(training items), :mod:`~spokenemo.systems.aecotd.tokens` and :mod:`~spokenemo.systems.aecotd.dataset`
+Modules: :mod:`~spokenemo.systems.aecotd.config` (YAML config), :mod:`~spokenemo.systems.aecotd.training_data`
+(training items), :mod:`~spokenemo.systems.aecotd.tokens` and :mod:`~spokenemo.systems.aecotd.examples`
 (token layout and weights), :mod:`~spokenemo.systems.aecotd.loss` (Eq. 5-6),
-:mod:`~spokenemo.systems.aecotd.trainer` and :mod:`~spokenemo.systems.aecotd.training` (training),
+:mod:`~spokenemo.systems.aecotd.training` (training, on the generic loop of :mod:`spokenemo.train`),
 :mod:`~spokenemo.systems.aecotd.scoring` (one-pass label scoring, generation),
 :mod:`~spokenemo.systems.aecotd.targets` (what a student is asked about, checked before it loads),
-:mod:`~spokenemo.systems.aecotd.prediction`, :mod:`~spokenemo.systems.aecotd.inference`,
+:mod:`~spokenemo.systems.aecotd.prediction`, :mod:`~spokenemo.systems.aecotd.manifest_prediction`,
 :mod:`~spokenemo.systems.aecotd.explanation` (using a student), :mod:`~spokenemo.systems.aecotd.model_dir`
 (what a trained student folder holds), :mod:`~spokenemo.systems.aecotd.export` (a slim, shippable copy
 of one), :mod:`~spokenemo.systems.aecotd.default_model` (where the default student is found),
-:mod:`~spokenemo.models.tiny` (tiny test models).
+:mod:`~spokenemo.systems.aecotd.teacher` and :mod:`~spokenemo.systems.aecotd.teacher_validate` (the
+teacher stage on :mod:`spokenemo.llm.jobs`), :mod:`~spokenemo.systems.aecotd.system` (the registered
+``aecotd`` system the experiment runner drives, with ``system_setup`` and ``system_report``);
+:mod:`~spokenemo.models.tiny` (tiny test models). The method: docs/methods/aecotd.md.
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from typing import Any
 
 _EXPORTS = {
     "StudentConfig": "config", "load_config": "config", "config_from_dict": "config",
-    "TrainingData": "data", "build_training_data": "data",
+    "TrainingData": "training_data", "build_training_data": "training_data",
     "StudentInput": "inputs",
     "weighted_cross_entropy": "loss",
     "train": "training",
     "Student": "prediction", "Prediction": "prediction", "load_student": "prediction", "predict": "prediction",
-    "ManifestPrediction": "inference", "predict_manifest": "inference",
+    "ManifestPrediction": "manifest_prediction", "predict_manifest": "manifest_prediction",
     "Explanation": "explanation", "explain": "explanation",
     "SpeakerReference": "targets", "speaker_reference": "explanation",
     "Targets": "targets", "read_targets": "targets", "check_audio": "targets", "reference_files": "targets",

@@ -40,7 +40,7 @@ class CueTable:
     Attributes
     ----------
     rows : dict
-        Utterance key -> cue row (:meth:`spokenemo.features.cues.UtteranceCues.to_row` + metadata).
+        Segment key -> cue row (:meth:`spokenemo.features.cues.UtteranceCues.to_row` + metadata).
     options : dict
         ``{"path", "fingerprint", "extraction"}`` (the extraction settings; empty when the
         table has no settings file beside it).

@@ -27,8 +27,8 @@ from spokenemo.audio import load_audio
 from spokenemo.core.errors import AudioError, ConfigError
 from spokenemo.models.asr import resolve_backend, transcribe
 from spokenemo.systems.aecotd.cuetext import cues_of_file, render
-from spokenemo.systems.aecotd.inference import student_cue_settings
 from spokenemo.systems.aecotd.inputs import StudentInput
+from spokenemo.systems.aecotd.manifest_prediction import student_cue_settings
 from spokenemo.systems.aecotd.prediction import Student, predict
 from spokenemo.systems.aecotd.targets import (
     REFERENCE_SPEAKER,

@@ -2,7 +2,7 @@
 
 ``L = - sum_t w_t log p(y_t)``, with ``w_t = 1`` on the tokens of the emotion label,
 ``0.01`` on the rest of the target and ``0`` on the prompt and padding (weights come from
-:mod:`spokenemo.systems.aecotd.dataset`). Plain (uniform) cross-entropy over the target is the
+:mod:`spokenemo.systems.aecotd.examples`). Plain (uniform) cross-entropy over the target is the
 same function with every target weight 1: the paper's "without emotion loss" ablation.
 
 Only the positions with a non-zero weight are gathered before the softmax, so a zero-weight

@@ -15,7 +15,6 @@ the paper's ablations (``--ablations``: Table 1 cumulatively, Table 4's n sweep 
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
@@ -29,6 +28,7 @@ from pydantic import Field
 
 from spokenemo.core.errors import SpokenemoError
 from spokenemo.core.fileio import atomic_write
+from spokenemo.core.lazy import optional_import
 from spokenemo.data.manifest import Segment
 from spokenemo.features.cue_vectors import N_SWEEP
 from spokenemo.systems import aecotd
@@ -157,8 +157,9 @@ class AecotdStudent(System):
         t0 = time.perf_counter()
         student = aecotd.load_student(self.model_dir, device=self.device)
         table = read_cue_table(self.cue_table) if self.cue_table is not None else None
-        inference = importlib.import_module("spokenemo.systems.aecotd.inference")
-        inputs, report = inference.build_inputs(student, segments, cue_table=table)
+        batch = optional_import("spokenemo.systems.aecotd.manifest_prediction", extra="llm",
+                                purpose="the AECoTD student")
+        inputs, report = batch.build_inputs(student, segments, cue_table=table)
         by_key = {p.key: p for p in aecotd.predict(student, inputs, mode="score")}
         self.info["predict_seconds"] = round(time.perf_counter() - t0, 1)
         self.info["inputs"] = report.to_dict()

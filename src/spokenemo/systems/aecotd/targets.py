@@ -7,7 +7,7 @@ empty reference folder, a bad manifest line or an unknown fold is reported first
 >>> check_audio("clip.wav").duration                                      # doctest: +SKIP
 >>> reference_files(["speaker_a/"])                                       # doctest: +SKIP
 
-Nothing here imports torch; :mod:`spokenemo.systems.aecotd.inference` and
+Nothing here imports torch; :mod:`spokenemo.systems.aecotd.manifest_prediction` and
 :mod:`~spokenemo.systems.aecotd.explanation` take these results once the student is loaded.
 """
 

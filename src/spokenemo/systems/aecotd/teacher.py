@@ -27,7 +27,7 @@ from typing import Any
 from spokenemo.core.cache import JsonlLog
 from spokenemo.core.errors import ConfigError
 from spokenemo.core.speakers import speaker_of_row
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.features.cues.batch import read_cue_table
 from spokenemo.features.cues.text import CueTextConfig, render_cue_text
 from spokenemo.features.cues.thresholds import Thresholds
@@ -78,14 +78,14 @@ class TeacherRequest:
     prompt_sha256: str
 
 
-def label_names(utterances: Iterable[Utterance]) -> list[str]:
+def label_names(utterances: Iterable[Segment]) -> list[str]:
     """The labels present, in the canonical order of :data:`spokenemo.protocols.labels.CANONICAL`."""
     present = {u.label for u in utterances if u.label}
     order = {name: i for i, name in enumerate(CANONICAL)}
     return sorted(present, key=lambda n: (order.get(n, len(order)), n))
 
 
-def build_requests(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], template: PromptTemplate,
+def build_requests(utterances: Sequence[Segment], cue_texts: Mapping[str, str], template: PromptTemplate,
                    labels: Sequence[str]) -> tuple[list[TeacherRequest], dict[str, list[str]]]:
     """Render one prompt per utterance.
 
@@ -120,8 +120,8 @@ def build_requests(utterances: Sequence[Utterance], cue_texts: Mapping[str, str]
     return requests, {k: v for k, v in skipped.items() if v}
 
 
-def select_utterances(utterances: Sequence[Utterance], *, limit: int | None = None,
-                      seed: int | None = None, keys: Iterable[str] | None = None) -> list[Utterance]:
+def select_utterances(utterances: Sequence[Segment], *, limit: int | None = None,
+                      seed: int | None = None, keys: Iterable[str] | None = None) -> list[Segment]:
     """The utterances a run covers: ``keys`` if given, shuffled with ``seed`` if given, then the
     first ``limit``."""
     chosen = list(utterances)
@@ -234,7 +234,7 @@ def _template_for(mode: str, template: str | Path | PromptTemplate | None) -> Pr
     return template
 
 
-def run_teacher(utterances: Sequence[Utterance], cue_texts: Mapping[str, str], output: str | Path, *,
+def run_teacher(utterances: Sequence[Segment], cue_texts: Mapping[str, str], output: str | Path, *,
                 backend: LLMBackend | None = None, model_name: str | None = None, mode: str = "label",
                 template: str | Path | PromptTemplate | None = None, labels: Sequence[str] | None = None,
                 limit: int | None = None, seed: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,

@@ -1,9 +1,9 @@
 """``train(config) -> model directory``: the whole student training run.
 
-1. :func:`~spokenemo.systems.aecotd.data.build_training_data` reads the manifest, the training keys,
+1. :func:`~spokenemo.systems.aecotd.training_data.build_training_data` reads the manifest, the training keys,
    the cue file (thresholds fitted on the training keys only) and the teacher cache;
 2. every utterance is rendered with the student prompt template and tokenised with
-   per-token loss weights (:mod:`spokenemo.systems.aecotd.dataset`);
+   per-token loss weights (:mod:`spokenemo.systems.aecotd.examples`);
 3. LoRA is trained by the generic loop :func:`spokenemo.train.loop.fit` (accelerate: one CPU or
    GPU, or several GPUs and nodes under ``accelerate launch`` / ``torchrun``) with the
    emotion-focused loss of :mod:`spokenemo.systems.aecotd.loss` and checkpoints to resume from;
@@ -41,8 +41,7 @@ from spokenemo.models.causal_lm import (
     use_bf16,
 )
 from spokenemo.systems.aecotd.config import StudentConfig
-from spokenemo.systems.aecotd.data import TrainingData, build_training_data
-from spokenemo.systems.aecotd.dataset import EncodeStats, Example, WeightScheme, collate, encode_example
+from spokenemo.systems.aecotd.examples import EncodeStats, Example, WeightScheme, collate, encode_example
 from spokenemo.systems.aecotd.inputs import load_prompt_template, render_prompt_messages, template_record
 from spokenemo.systems.aecotd.loss import token_nll, weighted_cross_entropy
 from spokenemo.systems.aecotd.model_dir import (
@@ -54,6 +53,7 @@ from spokenemo.systems.aecotd.model_dir import (
     write_model_dir,
 )
 from spokenemo.systems.aecotd.tokens import end_of_turn_ids
+from spokenemo.systems.aecotd.training_data import TrainingData, build_training_data
 from spokenemo.train.loop import LossFn, fit
 from spokenemo.train.runtime import seed_everything, training_device, wait_for_everyone
 from spokenemo.train.settings import FitResult, TrainSettings
@@ -114,7 +114,7 @@ def train_settings(cfg: StudentConfig, *, device: Any = "auto", bf16: bool = Fal
 
 
 def student_loss(cfg: StudentConfig) -> LossFn:
-    """The loss of one batch of :func:`~spokenemo.systems.aecotd.dataset.collate`: Eq. 5-6, and the label NLL logged."""
+    """The loss of one batch of :func:`~spokenemo.systems.aecotd.examples.collate`: Eq. 5-6, and the label NLL logged."""
 
     def loss_fn(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         ids = batch["input_ids"]

@@ -15,7 +15,7 @@ from spokenemo.core.errors import ConfigError, CorpusLayoutError
 from spokenemo.core.sampling import stratified_subset
 from spokenemo.core.speakers import speaker_of
 from spokenemo.data import get_recipe, prepare
-from spokenemo.data.manifest import Utterance
+from spokenemo.data.manifest import Segment
 from spokenemo.experiment.config import ExperimentConfig, resolve_path
 from spokenemo.protocols import Fold, LabelledUtterances, apply_label_set, build_folds, get_label_set
 from spokenemo.protocols.folds import normalize_split
@@ -47,7 +47,7 @@ class Task:
     folds: list[Fold]
     n_protocol_folds: int = 0
 
-    def by_key(self) -> dict[str, Utterance]:
+    def by_key(self) -> dict[str, Segment]:
         return {u.key: u for u in self.utterances}
 
 
@@ -65,7 +65,7 @@ def corpus_roots(cfg: ExperimentConfig, config_path: str | Path | None,
 
 
 def load_utterances(cfg: ExperimentConfig, config_path: str | Path | None = None,
-                    overrides: Mapping[str, str] | None = None) -> list[Utterance]:
+                    overrides: Mapping[str, str] | None = None) -> list[Segment]:
     """Run every corpus recipe of ``cfg`` and apply its ``speakers``/``splits`` filters.
 
     Raises
@@ -76,7 +76,7 @@ def load_utterances(cfg: ExperimentConfig, config_path: str | Path | None = None
         A root exists but does not hold the release the recipe expects.
     """
     roots = corpus_roots(cfg, config_path, overrides)
-    out: list[Utterance] = []
+    out: list[Segment] = []
     for c in cfg.corpora:
         root = roots[c.name]
         if not root.exists():
@@ -102,7 +102,7 @@ def load_utterances(cfg: ExperimentConfig, config_path: str | Path | None = None
     return out
 
 
-def build_task(cfg: ExperimentConfig, utterances: Sequence[Utterance], label_set: str,
+def build_task(cfg: ExperimentConfig, utterances: Sequence[Segment], label_set: str,
                only_folds: Sequence[str] | None = None) -> Task:
     """Apply ``label_set`` and build the protocol's folds (optionally only the named ones)."""
     lset = get_label_set(label_set)

@@ -34,7 +34,7 @@ class Example:
     Attributes
     ----------
     key : str
-        Utterance key.
+        Segment key.
     input_ids : tuple of int
     weights : tuple of float
         Loss weight of each token (aligned with ``input_ids``).
@@ -106,7 +106,7 @@ def encode_example(tokenizer: Any, messages: Sequence[dict[str, str]], label: st
         The teacher's chain of thought; ``None`` or empty gives an empty ``<think></think>``
         (with ``cot=True``). Ignored when ``cot`` is False.
     key : str
-        Utterance key, kept on the example.
+        Segment key, kept on the example.
     cot : bool
         Target ``label<think>reasoning</think>`` (True) or ``label`` (False).
     weights : WeightScheme
