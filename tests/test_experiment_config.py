@@ -143,3 +143,49 @@ def test_systems_filter():
 def test_preset_with_changed_options():
     spec = resolve_system({"name": "cue-lr", "speaker_z": True})
     assert spec.kind == "cue-lr" and spec.options["speaker_z"] is True and spec.options["fine"] is True
+
+
+def test_system_sections_are_typed_fields_of_the_config():
+    """AECoTD owns ``student`` and ``teacher``; the experiment layer only knows them through the registry."""
+    from spokenemo.experiment.config import ExperimentConfig
+    from spokenemo.systems.aecotd.sections import StudentSection
+
+    assert "student" not in ExperimentConfig.model_fields
+    cfg = config_from_dict({**MINIMAL, "student": {"epochs": 2, "overrides": {"optim.lr": 1e-4}}})
+    assert isinstance(cfg.section("student"), StudentSection) and cfg.student.epochs == 2
+    assert cfg.section("teacher").run_missing is False  # absent section: its defaults
+    with pytest.raises(ConfigError, match=r"x.yaml: student.epochs: Input should be greater than 0"):
+        config_from_dict({**MINIMAL, "student": {"epochs": -1}}, source="x.yaml")
+    with pytest.raises(ConfigError, match=r"student.bogus: Extra inputs are not permitted"):
+        config_from_dict({**MINIMAL, "student": {"bogus": 1}})
+    with pytest.raises(ConfigError, match="no system section 'cues'"):
+        cfg.section("cues")
+
+
+def test_a_new_system_brings_its_own_config_section():
+    from pydantic import BaseModel
+
+    from spokenemo.systems import Predictions, System, SystemConfig, register_system, unregister_system
+
+    class PoolSection(BaseModel):
+        size: int = 3
+
+    @register_system("sectioned-toy", SystemConfig)
+    class Toy(System):
+        config_sections = {"pool": PoolSection}
+
+        def fit(self, train, valid, context):
+            pass
+
+        def predict(self, segments):
+            return Predictions(classes=[], probabilities=None)
+
+    try:
+        cfg = config_from_dict({**MINIMAL, "pool": {"size": 5}})
+        assert cfg.section("pool").size == 5
+        with pytest.raises(ConfigError, match="pool.size: Input should be a valid integer"):
+            config_from_dict({**MINIMAL, "pool": {"size": "many"}})
+    finally:
+        unregister_system("sectioned-toy")
+    with pytest.raises(ConfigError, match="pool: Extra inputs are not permitted"):
+        config_from_dict({**MINIMAL, "pool": {"size": 5}})

@@ -2,7 +2,7 @@
 
 A config names the corpora (recipe + root), the label set(s), the protocol that builds the
 folds, the cue options, the systems to compare (rows of registered systems: presets or mappings,
-see :mod:`.systems`), the student's training settings and the seeds. Every mistake is a :class:`~spokenemo.core.errors.ConfigError` that
+see :mod:`.systems`), the sections systems declare (AECoTD: ``student``, ``teacher``) and the seeds. Every mistake is a :class:`~spokenemo.core.errors.ConfigError` that
 names the file and the field (``configs/x.yaml: protocol.k: Input should be a valid integer``).
 
 Relative corpus roots are resolved, in order, against the folder of the config file, the
@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from spokenemo.core.config import read_yaml_mapping, validate_config
 from spokenemo.core.errors import ConfigError
@@ -30,6 +30,7 @@ from spokenemo.data import get_recipe
 from spokenemo.experiment.systems import SystemSpec, ablation_systems, resolve_system
 from spokenemo.protocols import PROTOCOLS, get_label_set
 from spokenemo.protocols.labels import corpus_key
+from spokenemo.systems.registry import experiment_sections
 
 METRICS = ("ua", "wa", "macro_f1", "weighted_f1")
 
@@ -135,54 +136,14 @@ class CueConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class StudentConfig(_Strict):
-    """Student training settings; reduced settings are recorded next to every number.
-
-    Parameters
-    ----------
-    config : str, optional
-        A student training YAML (``configs/aecotd-cpu.yaml``) used as the base; relative paths
-        resolve as corpus roots do.
-    epochs : float, optional
-        Training epochs (paper: 10). ``None`` keeps the student config's value.
-    max_train_utterances : int, optional
-        Train on at most this many utterances per fold (a class-stratified, seeded subset).
-    overrides : dict
-        Dotted fields of the student's training config (``optim.lr: 1e-4``, ``model.base: ...``).
-        The system's switches (CoT, cues, loss), the fold's data and the seed are set by the runner.
-    """
-
-    config: str | None = None
-    epochs: float | None = Field(None, gt=0)
-    max_train_utterances: int | None = Field(None, ge=1)
-    overrides: dict[str, Any] = Field(default_factory=dict)
-
-
-class TeacherConfig(_Strict):
-    """Teacher chain-of-thought: where the cache is and whether missing outputs may be generated.
-
-    Parameters
-    ----------
-    cache : str, optional
-        Teacher cache folder (relative paths as for corpus roots); default: ``OUTDIR/teacher``.
-    run_missing : bool
-        Call the teacher for prompts not in the cache (slow); otherwise those items train
-        without chain of thought and are counted.
-    options : dict
-        ``backend`` (an :func:`spokenemo.llm.get_backend` kind, default ``embedded``) and
-        ``backend_options`` (its keyword options: ``model``, ``base_url``, ...); every other key
-        goes to :func:`spokenemo.systems.aecotd.teacher.run_teacher` (``mode``, ``template``,
-        ``max_tokens``, ``temperature``, ``model_name``; ``attempts``, ``retry_temperature``,
-        ``retry_seed`` to resample invalid answers).
-    """
-
-    cache: str | None = None
-    run_missing: bool = False
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
 class ExperimentConfig(_Strict):
-    """A whole experiment; see the module docstring and ``configs/*.yaml``."""
+    """A whole experiment; see the module docstring and ``configs/*.yaml``.
+
+    The sections that belong to a system (AECoTD's ``student`` and ``teacher``) are not fields of
+    this class: every registered system declares its own (:attr:`spokenemo.systems.System.config_sections`)
+    and :func:`experiment_config_model` adds them as typed fields, so configs are validated as a
+    whole without this layer knowing any system. Read one with :meth:`section`.
+    """
 
     name: str
     description: str = ""
@@ -191,8 +152,6 @@ class ExperimentConfig(_Strict):
     protocol: ProtocolConfig
     cues: CueConfig = CueConfig()
     systems: list[str | dict[str, Any]] = Field(min_length=1)
-    student: StudentConfig = StudentConfig()
-    teacher: TeacherConfig = TeacherConfig()
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     metric: Literal["ua", "wa", "macro_f1", "weighted_f1"] = "ua"
     data_note: str = ""
@@ -283,6 +242,14 @@ class ExperimentConfig(_Strict):
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def section(self, name: str) -> BaseModel:
+        """A system's section of this config (its defaults when the YAML has none)."""
+        value = getattr(self, name, None)
+        if not isinstance(value, BaseModel) or name in ExperimentConfig.model_fields:
+            raise ConfigError(f"the experiment config has no system section {name!r}",
+                              hint="sections: " + ", ".join(sorted(experiment_sections())))
+        return value
+
 
 def _try_resolve(name: str) -> SystemSpec | None:
     try:
@@ -292,9 +259,27 @@ def _try_resolve(name: str) -> SystemSpec | None:
 
 
 # --- loading ------------------------------------------------------------------------------------
+_MODELS: dict[tuple[tuple[str, int], ...], type[ExperimentConfig]] = {}
+
+
+def experiment_config_model() -> type[ExperimentConfig]:
+    """:class:`ExperimentConfig` with every registered system's sections as typed fields."""
+    sections = experiment_sections()
+    clash = sorted(set(sections) & set(ExperimentConfig.model_fields))
+    if clash:
+        raise ConfigError(f"system config section(s) {clash} clash with experiment config fields",
+                          hint="rename the system's section")
+    key = tuple(sorted((name, id(model)) for name, model in sections.items()))
+    if key not in _MODELS:
+        fields: dict[str, Any] = {name: (model, Field(default_factory=model)) for name, model in sections.items()}
+        _MODELS[key] = create_model("ExperimentConfig", __base__=ExperimentConfig,
+                                    __module__=ExperimentConfig.__module__, **fields)
+    return _MODELS[key]
+
+
 def config_from_dict(data: Any, source: str = "<config>") -> ExperimentConfig:
     """Validate a parsed YAML mapping; errors name ``source`` and each bad field."""
-    return validate_config(ExperimentConfig, data, source=source, what="experiment config",
+    return validate_config(experiment_config_model(), data, source=source, what="experiment config",
                            example="configs/ravdess-4class.yaml")
 
 

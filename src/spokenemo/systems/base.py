@@ -167,6 +167,10 @@ class System(ABC):
     presets: ClassVar[Mapping[str, Preset]] = {}
     #: Key of :meth:`run_settings` in results.json's ``meta`` (None: not recorded there).
     meta_key: ClassVar[str | None] = None
+    #: Top-level sections this system adds to an experiment config, name -> pydantic class (e.g.
+    #: AECoTD's ``student`` and ``teacher``). Every registered system's sections become typed,
+    #: validated fields of the experiment config; a section absent from a YAML takes its defaults.
+    config_sections: ClassVar[Mapping[str, type[BaseModel]]] = {}
 
     def __init__(self, config: SystemConfig) -> None:
         if not isinstance(config, self.config_cls):

@@ -30,6 +30,8 @@ from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from spokenemo.core.errors import ConfigError
 from spokenemo.core.registry import Registry
 from spokenemo.systems.base import Preset, System, SystemConfig, read_system_file
@@ -164,3 +166,23 @@ def find_preset(name: str) -> Preset | None:
 def load_system(folder: str | Path, context: FoldContext | TaskContext | None = None) -> System:
     """A system saved with :meth:`System.save`, whatever its class (read from ``system.json``)."""
     return get_system(str(read_system_file(folder)["system"])).load(folder, context)
+
+
+def experiment_sections() -> dict[str, type[BaseModel]]:
+    """Every registered system's experiment-config sections (:attr:`System.config_sections`).
+
+    Raises
+    ------
+    ConfigError
+        Two systems claim the same section name.
+    """
+    load_builtin_systems()
+    out: dict[str, type[BaseModel]] = {}
+    owner: dict[str, str] = {}
+    for cls in system_classes():
+        for section, model in cls.config_sections.items():
+            if section in out and out[section] is not model:
+                raise ConfigError(f"systems {owner[section]!r} and {cls.name!r} both define the experiment "
+                                  f"config section {section!r}", hint="rename one of the sections")
+            out[section], owner[section] = model, cls.name
+    return out

@@ -34,6 +34,7 @@ from spokenemo.features.cue_vectors import N_SWEEP
 from spokenemo.systems import aecotd
 from spokenemo.systems.aecotd import system_report, system_setup
 from spokenemo.systems.aecotd.cuetext import read_cue_table
+from spokenemo.systems.aecotd.sections import StudentSection, TeacherSection
 from spokenemo.systems.base import Predictions, Preset, Requirements, System, SystemConfig, preset
 from spokenemo.systems.context import FoldContext, RunContext, TaskContext
 from spokenemo.systems.registry import register_system
@@ -79,6 +80,7 @@ class AecotdStudent(System):
     config: AecotdConfig
     seeded = True
     meta_key = "student_settings"
+    config_sections = {"student": StudentSection, "teacher": TeacherSection}
     presets = {
         "aecotd": preset("AECoTD student (CoT + coarse + fine, emotion loss)"),
         "student-text-only": preset("student, transcript only (no cues, no CoT)", cot=False, coarse=False,

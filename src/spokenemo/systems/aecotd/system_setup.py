@@ -29,11 +29,11 @@ from spokenemo.systems.context import FoldContext, RunContext, TaskContext
 def run_settings(context: RunContext) -> dict[str, Any]:
     """Settings recorded next to every student number: epochs, training limit, overrides, teacher,
     and the base student config (with its hash: a changed file means other students)."""
-    s, options = context.experiment.student, context.options
+    s, options = context.experiment.section("student"), context.options
     out: dict[str, Any] = {
         "epochs": options.epochs if options.epochs is not None else s.epochs,
         "max_train_utterances": options.limit if options.limit is not None else s.max_train_utterances,
-        "overrides": dict(s.overrides), "teacher": context.experiment.teacher.model_dump(mode="json")}
+        "overrides": dict(s.overrides), "teacher": context.experiment.section("teacher").model_dump(mode="json")}
     if s.config is not None:
         path = context.resolve_path(s.config)
         out["config"] = s.config
@@ -43,7 +43,7 @@ def run_settings(context: RunContext) -> dict[str, Any]:
 
 def base_config(context: RunContext) -> dict[str, Any]:
     """The base student config of ``student.config`` as a mapping ({} when there is none)."""
-    student = context.experiment.student
+    student = context.experiment.section("student")
     if student.config is None:
         return {}
     path = context.resolve_path(student.config)
@@ -54,7 +54,7 @@ def base_config(context: RunContext) -> dict[str, Any]:
 
 def teacher_cache(context: TaskContext) -> Path:
     """Where the task's teacher outputs are read from (and appended to)."""
-    cache = context.experiment.teacher.cache
+    cache = context.experiment.section("teacher").cache
     if cache:
         p = context.resolve_path(cache)
         return p / f"{context.slug}.jsonl" if p.is_dir() else p
@@ -84,7 +84,7 @@ def student_overrides(options: Mapping[str, Any], task: str, fold: str, experime
     o = dict(options)
     cues = experiment.cues
     n = int(o.get("n_segments") or cues.n_segments)
-    out: dict[str, Any] = dict(experiment.student.overrides)
+    out: dict[str, Any] = dict(experiment.section("student").overrides)
     out.update({
         "data.manifest": str(manifest), "data.folds": str(folds_dir), "data.fold": fold,
         "data.label_set": task, "data.cues": str(cue_table) if cue_table is not None else None,
@@ -112,7 +112,7 @@ def fill_teacher(context: TaskContext, train: Sequence[Segment], cache: Path, cu
         thresholds = fit_thresholds(fit_rows, student_cfg.cues)
         tcfg = text_config(student_cfg.cues)
         texts = {u.key: render(table.rows[u.key], thresholds, tcfg) for u in chosen if u.key in table.rows}
-    backend, opts = llm.backend_from_options(context.experiment.teacher.options)
+    backend, opts = llm.backend_from_options(context.experiment.section("teacher").options)
     summary = teacher_mod.run_teacher(chosen, texts, cache, backend=backend, labels=context.labels, progress=False,
                                       **opts)
     return {"teacher_asked": summary.todo, "teacher_valid": summary.valid_total,
@@ -129,7 +129,7 @@ def prepare_teacher(context: FoldContext, train: Sequence[Segment], cache: Path,
         No training segment of the fold has a teacher output.
     """
     info: dict[str, Any] = {}
-    if context.experiment.teacher.run_missing:
+    if context.experiment.section("teacher").run_missing:
         info.update(fill_teacher(context, train, cache, cue_table, student_cfg))
     have = teacher_mod.load_teacher_outputs(cache) if cache.is_file() else {}
     covered = sum(u.key in have for u in train)
