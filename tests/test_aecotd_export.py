@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from spokenemo.core.errors import ConfigError, ModelNotFoundError
 from spokenemo.models.tiny import make_tiny_model_dir
+from spokenemo.protocols.calibration import Calibration
 from spokenemo.systems.aecotd import (
     StudentInput,
     TrainingData,
@@ -24,6 +25,7 @@ from spokenemo.systems.aecotd import (
 )
 from spokenemo.systems.aecotd import default_model as dm
 from spokenemo.systems.aecotd.export import export_model_dir
+from spokenemo.systems.aecotd.temperature import read_temperature, write_calibration
 
 LABELS = ["angry", "happy", "neutral", "sad"]
 CLIPS = {"neutral": "03-01-01-01-02-01-02", "happy": "03-01-03-01-01-01-02", "sad": "03-01-04-01-02-01-02",
@@ -126,6 +128,16 @@ def test_embedded_base_exports_without_tokenizer(student_dir, tmp_path):
     assert not (dst / "tokenizer").exists() and (dst / "adapter" / "adapter_model.safetensors").is_file()
     record = json.loads((dst / "student.json").read_text())
     assert record["export"]["tokenizer"] == "base model" and record["export"]["dtype"] == "bfloat16"
+
+
+@pytest.mark.slow
+def test_export_keeps_the_calibration_temperature(student_dir, tmp_path):
+    src = tmp_path / "calibrated"
+    shutil.copytree(student_dir, src, ignore=shutil.ignore_patterns("checkpoints"))
+    write_calibration(src, Calibration(temperature=1.7, nll_before=1.2, nll_after=1.0, ece_before=0.2,
+                                       ece_after=0.1, n=40), split="valid")
+    dst = export_model_dir(src, tmp_path / "slim")
+    assert read_temperature(dst) == pytest.approx(1.7)
 
 
 @pytest.mark.slow

@@ -96,7 +96,8 @@ def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
             if relative and len(paths) >= need}
     for c in clips:
         e = api.explain(c.utt.path, student, text=c.utt.text, reference=refs.get(c.utt.speaker or ""))
-        c.result.emotion, c.result.probabilities = e.emotion, e.probabilities
+        # no emotion for a clip without speech: show why ("no speech: ...")
+        c.result.emotion, c.result.probabilities = e.emotion or e.verdict, e.probabilities
         c.result.cue_text, c.result.explanation = e.cue_text, e.explanation or ""
     if relative:
         return f"student {model}; cue words against each speaker's own clips"

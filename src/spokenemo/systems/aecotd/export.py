@@ -42,6 +42,7 @@ from spokenemo.systems.aecotd.model_dir import (
     read_info,
     write_json,
 )
+from spokenemo.systems.aecotd.temperature import CALIBRATION_FILE
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -134,7 +135,7 @@ def export_model_dir(src: str | Path, dst: str | Path, *, dtype: ExportDtype = "
         if info.base_model != EMBEDDED and (src / TOKENIZER_DIR).is_dir():
             shutil.copytree(src / TOKENIZER_DIR, tmp / TOKENIZER_DIR)
             tokenizer = "copied"
-        for name in (THRESHOLDS_FILE, PROMPT_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_LOG_FILE):
+        for name in (THRESHOLDS_FILE, PROMPT_FILE, CONFIG_FILE, METRICS_FILE, TRAIN_LOG_FILE, CALIBRATION_FILE):
             if (src / name).is_file():
                 shutil.copy2(src / name, tmp / name)
         record = info.model_dump(mode="json")
