@@ -37,7 +37,8 @@ def test_registration_presets_and_options():
     probe = find_preset("probe-whisper-base")
     assert probe.kind == "ser" and dict(probe.options) == {"head": "probe", "layers": "last", "pooling": "mean+std",
                                                            "C": 0.1}
-    assert find_preset("ser-whisper-base-speaker-norm").options == {"speaker_norm": True}
+    assert find_preset("ser-whisper-base-speaker-norm").options == {"speaker_norm": True, "lr": 1e-3,
+                                                                     "dropout": 0.2}
     needs = cls.requirements(SerConfig(encoder=["whisper-base", "logmel"], head="asp"))
     assert needs.audio and dict(needs.features) == {"encoded": {"encoders": ["whisper-base", "logmel"],
                                                                 "frames": True}}
