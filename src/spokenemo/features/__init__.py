@@ -4,6 +4,7 @@ resumable, per-item errors).
 
 - :mod:`~spokenemo.features.cues`: the AECoTD cues (docs/methods/aecotd.md).
 - :mod:`~spokenemo.features.egemaps`: eGeMAPSv02 functionals (openSMILE, optional).
+- :mod:`~spokenemo.features.encoded`: per-layer speech-encoder features (pooled or frames), float16.
 - :mod:`~spokenemo.features.providers`: :class:`~spokenemo.features.providers.FeatureBank` and
   :func:`~spokenemo.features.providers.register_feature`.
 - :mod:`~spokenemo.features.cue_vectors`: cue rows as number vectors.
