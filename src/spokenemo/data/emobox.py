@@ -36,7 +36,7 @@ from spokenemo.audio import audio_info
 from spokenemo.core.errors import AudioError, CorpusLayoutError, ManifestError
 from spokenemo.core.fileio import atomic_write
 from spokenemo.data._common import header_duration
-from spokenemo.data.manifest import Segment, json_error_text
+from spokenemo.data.manifest import Segment, json_lines
 from spokenemo.data.recipes import recipe_label
 from spokenemo.data.recipes.generic import canonical_or_raw
 
@@ -201,14 +201,7 @@ def _parse_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) for every non-blank line."""
     records = []
     with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ManifestError(path, i, f"not valid JSON ({json_error_text(e)})",
-                                    hint="an EmoBox file has one JSON object per line") from e
+        for i, obj in json_lines(fh, path, hint="an EmoBox file has one JSON object per line"):
             if not isinstance(obj, dict) or "key" not in obj or "wav" not in obj:
                 raise ManifestError(path, i, "not an EmoBox record (needs 'key' and 'wav')")
             records.append((i, obj))

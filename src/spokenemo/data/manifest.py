@@ -26,7 +26,7 @@ still read; they are written back as an int and a string.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +150,18 @@ def _format_validation(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def json_lines(lines: Iterable[str], source: str | Path, *, hint: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` of every non-blank JSONL line (1-based); a line that is not
+    JSON raises :class:`ManifestError` naming ``source:line`` with ``hint``."""
+    for i, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield i, json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise ManifestError(source, i, f"not valid JSON ({json_error_text(e)})", hint=hint) from e
+
+
 def parse_manifest_lines(lines: Iterable[str], source: str | Path = "<manifest>", *,
                          require_audio: bool = False) -> list[Segment]:
     """Validate JSONL lines into segments; every error names ``source:line`` (1-based).
@@ -158,14 +170,8 @@ def parse_manifest_lines(lines: Iterable[str], source: str | Path = "<manifest>"
     """
     out: list[Segment] = []
     seen: dict[str, int] = {}
-    for i, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise ManifestError(source, i, f"not valid JSON ({json_error_text(e)})",
-                                hint="each line must be one JSON object; regenerate with `spokenemo prepare`") from e
+    for i, obj in json_lines(lines, source,
+                             hint="each line must be one JSON object; regenerate with `spokenemo prepare`"):
         if not isinstance(obj, dict):
             raise ManifestError(source, i, f"expected a JSON object, got {type(obj).__name__}")
         try:

@@ -80,25 +80,25 @@ def write_json(path: Path, obj: Any) -> None:
         fh.write("\n")
 
 
-def save_adapter(model: Any, out: Path) -> None:
-    """Save the peft adapter into ``out/adapter`` atomically (via a ``.partial`` folder)."""
-    tmp = out / f".{ADAPTER_DIR}.partial"
+def _save_pretrained_atomically(obj: Any, out: Path, name: str) -> None:
+    """``obj.save_pretrained`` into ``out/name``, through a ``.name.partial`` folder renamed at the end."""
+    tmp = out / f".{name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    final = out / ADAPTER_DIR
+    obj.save_pretrained(tmp)
+    final = out / name
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+
+
+def save_adapter(model: Any, out: Path) -> None:
+    """Save the peft adapter into ``out/adapter`` atomically (via a ``.partial`` folder)."""
+    _save_pretrained_atomically(model, out, ADAPTER_DIR)
 
 
 def save_tokenizer(tokenizer: Any, out: Path) -> None:
-    tmp = out / f".{TOKENIZER_DIR}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer.save_pretrained(tmp)
-    final = out / TOKENIZER_DIR
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    """Save the tokenizer into ``out/tokenizer`` atomically."""
+    _save_pretrained_atomically(tokenizer, out, TOKENIZER_DIR)
 
 
 def write_model_dir(out: str | Path, *, model: Any, tokenizer: Any, info: StudentInfo, thresholds: dict[str, Any],
