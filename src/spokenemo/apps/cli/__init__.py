@@ -17,7 +17,8 @@ import click
 from spokenemo.core.errors import SpokenemoError
 
 # Area modules, in the order their commands are listed in --help.
-AREAS = ("corpus", "cues", "teach", "student", "experiment")
+AREAS = ("corpus", "cues", "teach", "student", "experiment", "recognise", "evidence", "timeline", "serve", "silver",
+         "care")
 
 
 class _SpokenemoGroup(click.Group):
