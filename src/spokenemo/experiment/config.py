@@ -151,6 +151,8 @@ class ExperimentConfig(_Strict):
     label_sets: list[str] = Field(min_length=1)
     protocol: ProtocolConfig
     cues: CueConfig = CueConfig()
+    features: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    feature_cache: str | None = None
     systems: list[str | dict[str, Any]] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     metric: Literal["ua", "wa", "macro_f1", "weighted_f1"] = "ua"
@@ -233,9 +235,11 @@ class ExperimentConfig(_Strict):
         return specs
 
     def feature_settings(self, name: str) -> dict[str, Any]:
-        """The settings of feature provider ``name`` from this config (``cues``: the ``cues`` section)."""
-        section = {"cues": self.cues}.get(name)
-        return section.model_dump() if section is not None else {}
+        """The settings of feature provider ``name``: the ``cues`` section for ``cues``, else
+        ``features.<name>`` (e.g. ``features: {encoded: {workers: 2, executor: dask}}``)."""
+        if name == "cues":
+            return self.cues.model_dump()
+        return dict(self.features.get(name, {}))
 
     def fingerprint(self) -> str:
         """Short hash of the validated config (recorded in results.json)."""

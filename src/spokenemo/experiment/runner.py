@@ -87,7 +87,8 @@ class Runner:
         self.out_dir = Path(out_dir)
         self.options = options or RunOptions()
         self.config_path = config_path
-        self.bank = FeatureBank(layout.features_dir(self.out_dir), cfg.feature_settings)
+        cache = resolve_path(cfg.feature_cache, config_path) if cfg.feature_cache else layout.features_dir(self.out_dir)
+        self.bank = FeatureBank(cache, cfg.feature_settings)
         self.seeds = list(self.options.seeds or cfg.seeds)
         self.systems = cfg.resolved_systems(ablations=self.options.ablations, only=self.options.systems)
         for spec in self.systems:  # what each row asks its features to compute (one cache serves all)

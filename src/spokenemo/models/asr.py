@@ -101,8 +101,8 @@ class _FasterWhisper:
         faster_whisper = optional_import("faster_whisper", purpose="speech recognition")
         self._model = faster_whisper.WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
 
-    def __call__(self, audio: np.ndarray) -> str:
-        segments, _ = self._model.transcribe(audio.astype(np.float32), language="en", beam_size=1)
+    def __call__(self, audio: np.ndarray, language: str = "en") -> str:
+        segments, _ = self._model.transcribe(audio.astype(np.float32), language=language, beam_size=1)
         return " ".join(s.text.strip() for s in segments).strip()
 
 

@@ -32,7 +32,7 @@ from spokenemo.audio import load_audio
 from spokenemo.audio.speech import MIN_SPEECH_SECONDS, SpeechReport, detect_speech
 from spokenemo.audio.vad import VAD_RATE
 from spokenemo.core.errors import AudioError, ConfigError
-from spokenemo.models.asr import resolve_backend, transcribe
+from spokenemo.models.language import transcribe_checked
 from spokenemo.protocols.calibration import UNCERTAIN_MARGIN, uncertain_between
 from spokenemo.systems.aecotd.answer import Explanation
 from spokenemo.systems.aecotd.cuetext import cues_of_file, render
@@ -163,7 +163,8 @@ def explain(student: Student, wav_path: str | Path, text: str | None = None, *, 
         return Explanation.without_speech(speech)
     source = "given"
     if text is None:
-        text, source = transcribe(samples, backend=asr, model_path=asr_model), resolve_backend(asr, asr_model)
+        heard = transcribe_checked(samples, backend=asr, model_path=asr_model)
+        text, source = heard.text, heard.source + (f" ({heard.reason})" if heard.reason else "")
     raw, cue_text, relative_to = _cue_text(student, wav_path, start, end, reference)
     pred = predict(student, [StudentInput(key=str(wav_path), transcript=text, cue_text=cue_text)],
                    explain=student.cot, max_new_tokens=max_new_tokens)[0]
