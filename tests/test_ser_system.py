@@ -39,6 +39,8 @@ def test_registration_presets_and_options():
                                                            "C": 0.1}
     assert find_preset("ser-whisper-base-speaker-norm").options == {"speaker_norm": True, "lr": 1e-3,
                                                                      "dropout": 0.2}
+    # the probe is deterministic: run on the first seed only; the torch heads on every seed
+    assert not cls.is_seeded(SerConfig(**probe.options)) and cls.is_seeded(SerConfig())
     needs = cls.requirements(SerConfig(encoder=["whisper-base", "logmel"], head="asp"))
     assert needs.audio and dict(needs.features) == {"encoded": {"encoders": ["whisper-base", "logmel"],
                                                                 "frames": True}}

@@ -72,7 +72,7 @@ class SystemSpec:
     @property
     def seeded(self) -> bool:
         """Run on every seed of the experiment (trained systems) or on the first only."""
-        return self.system_cls.seeded
+        return self.system_cls.is_seeded(self.config)
 
     def requirements(self) -> Requirements:
         return self.system_cls.requirements(self.config)

@@ -248,6 +248,11 @@ class System(ABC):
 
     # --- reports and presets --------------------------------------------------------------------
     @classmethod
+    def is_seeded(cls, config: SystemConfig) -> bool:
+        """Whether a row with ``config`` depends on the seed (run on every seed) or not (first seed only)."""
+        return cls.seeded
+
+    @classmethod
     def settings_text(cls, options: Mapping[str, Any], seed: int, settings: Mapping[str, Any],
                       folds: Sequence[Mapping[str, Any]]) -> str:
         """The report's settings cell of one row."""

@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from spokenemo.core.errors import ConfigError
+from spokenemo.core.errors import ConfigError, SpokenemoError
 from spokenemo.core.fileio import write_jsonl
 from spokenemo.data import read_manifest
 from spokenemo.protocols import apply_label_set, get_label_set
@@ -31,6 +31,93 @@ NO_SPEECH_EXIT = 3
 
 def _api() -> ModuleType:
     return importlib.import_module("spokenemo.api.recogniser")
+
+
+def is_recogniser(folder: Path) -> bool:
+    """Whether ``folder`` is a recogniser folder (holds ``recogniser.json``; read without loading)."""
+    return (Path(folder) / "recogniser.json").is_file()
+
+
+def default_recogniser_or_none() -> Path | None:
+    """The default recogniser folder, or None when there is none."""
+    try:
+        return _api().default_recogniser_path()
+    except SpokenemoError:
+        return None
+
+
+def predict_manifest(folder: Path, manifest: Path, output: Path | None, *, folds: Path | None, fold: str | None,
+                     part: str, keys: list[str] | None, min_speech: float, speaker_norm: bool) -> None:
+    """``spokenemo predict`` with a recogniser: JSON lines beside the manifest, metrics, counts."""
+    targets = importlib.import_module("spokenemo.api").read_targets(manifest, keys=keys, folds=folds, fold=fold,
+                                                                    part=part)
+    output = output or manifest.with_name(f"{manifest.stem}.predictions.jsonl")
+    runner = importlib.import_module("spokenemo.api.recognise_manifest")
+    console = Console(highlight=False)
+    with console.status("loading the recogniser...") as status:
+        rec = _api().load_recogniser(folder)
+        result = runner.recognise_manifest(targets.utterances, rec, output, speaker_norm=speaker_norm,
+                                           min_speech_seconds=min_speech,
+                                           progress=lambda done, total: status.update(f"recognising {done}/{total}"))
+    c = result.counts
+    if result.metrics is not None:
+        m = result.metrics
+        console.print(f"{c['scored']} labelled rows in {', '.join(rec.classes)}: UA {100 * m.ua:.2f}, "
+                      f"WA {100 * m.wa:.2f}, macro-F1 {100 * m.macro_f1:.2f}")
+    left = {k: v for k, v in c.items() if k not in ("rows", "scored") and v}
+    if left:
+        console.print("not scored: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in left.items()))
+    console.print(f"{c['rows']} rows written to {output} (metrics in {output.with_suffix('.metrics.json')})")
+
+
+def explain_file(folder: Path, file: Path, *, text: str | None, asr: str, asr_model: Path | None,
+                 start: float | None, end: float | None, references: tuple[Path, ...], as_json: bool,
+                 min_speech: float, vad: str) -> None:
+    """``spokenemo explain`` with a recogniser: emotion, evidence, grounded why, transcript."""
+    clip = importlib.import_module("spokenemo.api.clip")
+    asr_name = "none" if asr == "none" else ("auto" if asr == "auto" else asr)
+    result = clip.explain_clip(file, recogniser=folder, reference=list(references) or None, text=text,
+                               asr=asr_name, asr_model=asr_model, start=start, end=end,
+                               min_speech_seconds=min_speech, vad=vad)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=1, ensure_ascii=False))
+    else:
+        show_clip(Console(highlight=False), result)
+    if result.label is None:
+        sys.exit(NO_SPEECH_EXIT)
+
+
+def show_clip(console: Console, result: object) -> None:
+    """The console view of a :class:`spokenemo.api.clip.ClipExplanation`."""
+    answer = result.answer  # type: ignore[attr-defined]
+    if answer.label is None:
+        console.print(f"[bold]no speech: {answer.no_speech_reason}[/bold]\n{answer.speech.message}\n"
+                      "no emotion is given for a clip without speech")
+        return
+    console.print(f"[bold]emotion: {answer.label}[/bold]  (recogniser; {answer.normalisation} statistics)")
+    if answer.uncertain_between:
+        first, second = answer.uncertain_between
+        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] "
+                      f"(p {answer.probabilities[first]:.2f} vs {answer.probabilities[second]:.2f})")
+    probs = Table(title="calibrated probabilities")
+    probs.add_column("emotion")
+    probs.add_column("p", justify="right")
+    for label, p in sorted(answer.probabilities.items(), key=lambda kv: -kv[1]):
+        probs.add_row(label, f"{p:.2f}")
+    console.print(probs)
+    if answer.speech is not None:
+        console.print(answer.speech.message)
+    heard = result.transcript  # type: ignore[attr-defined]
+    if heard is not None:
+        console.print(f"transcript ({heard.source}): {heard.text!r}" if heard.text else f"transcript: {heard.reason}")
+    explanation = result.explanation  # type: ignore[attr-defined]
+    if explanation is not None:
+        base = explanation.evidence.baseline
+        console.print(f"evidence against {base.description if base else 'no baseline (values only)'}:")
+        for role, rows in (("supports", explanation.supports), ("speaks against", explanation.opposes)):
+            for r in rows:
+                console.print(f"  {role} {answer.label}: {r.phrase}")
+        console.print("why: " + explanation.text)
 
 
 def _grid(text: str) -> list[float]:

