@@ -105,3 +105,29 @@ def test_demo_writes_its_page_with_the_page_writer(tmp_path, monkeypatch):
     assert text.count("<audio controls") == 2 and text.count("<img ") == 2
     assert "(not asked)" in text and "Pitch: " in text
     assert (tmp_path / "demo" / "manifest.jsonl").read_text().count("\n") == 2
+
+
+def test_page_scores_only_labels_the_model_can_answer(tmp_path):
+    four = ("angry", "happy", "neutral", "sad")
+    clips = [ClipResult(Path("a.wav"), emotion="angry", probabilities={"angry": 0.9, "sad": 0.1}, true_label="angry",
+                        classes=four, supports=["the louder voice (+6.0 dB)"], baseline="4 reference clips"),
+             ClipResult(Path("b.wav"), emotion="sad", probabilities={"angry": 0.2, "sad": 0.8}, true_label="happy",
+                        classes=four, note="uncertain between sad and neutral"),
+             ClipResult(Path("c.wav"), emotion="angry", probabilities={"angry": 0.6, "sad": 0.4}, true_label="calm",
+                        classes=four)]
+    assert [c.scored for c in clips] == [True, True, False] and [c.correct for c in clips] == [True, False, False]
+    text = write_explanation_page(clips, tmp_path).read_text(encoding="utf-8")
+    assert "<b>1 of 2 clips right</b> (50 %); 1 with a label outside the model&#x27;s classes (not scored)" in text
+    assert "outside the model's classes: not scored" in text and 'class="bad"' in text
+    assert "supports: the louder voice (+6.0 dB)" in text and "uncertain between sad and neutral" in text
+
+
+@pytest.mark.slow
+def test_demo_with_the_shipped_recogniser(tmp_path):
+    pytest.importorskip("faster_whisper", reason="the recogniser's encoder needs the 'encoders' extra")
+    from spokenemo.api.recogniser import default_recogniser_path
+
+    page = demo.run(demo.DEFAULT_CLIPS, tmp_path / "demo", model=default_recogniser_path(), n_explain=0, limit=4)
+    text = page.read_text(encoding="utf-8")
+    assert "clips right</b>" in text and "supports: " in text and "against 4 reference clips" in text.lower()
+    assert str(demo.REPO_ROOT) not in text and "/work/" not in text  # no machine paths on the page

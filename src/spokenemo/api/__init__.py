@@ -5,6 +5,8 @@
 >>> se.write_manifest("ravdess.jsonl", segments)                      # doctest: +SKIP
 >>> folds = se.speaker_kfold(segments, k=5)                           # doctest: +SKIP
 >>> se.extract_cues("clip.wav").pitch                                 # doctest: +SKIP
+>>> se.recognise("clip.wav").label          # the shipped recogniser    # doctest: +SKIP
+>>> se.explain_clip("clip.wav").explanation.text   # emotion, cue evidence, grounded why  # doctest: +SKIP
 >>> se.explain("clip.wav").emotion          # with the default student   # doctest: +SKIP
 >>> se.explain("silence.wav").no_speech_reason   # no student is loaded for it  # doctest: +SKIP
 'silent'
@@ -32,6 +34,27 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spokenemo.api.clip import ClipExplanation, explain_clip
+from spokenemo.api.evidence import (
+    Baseline,
+    Evidence,
+    Faithfulness,
+    check_faithfulness,
+    evidence_for_spans,
+    explain_evidence,
+    measure_evidence,
+    reference_baseline,
+)
+from spokenemo.api.evidence_files import faithfulness_of_file
+from spokenemo.api.recogniser import (
+    ClipAnswer,
+    Recogniser,
+    Recognition,
+    default_recogniser_path,
+    load_recogniser,
+    recognise,
+    train_recogniser,
+)
 from spokenemo.audio import AudioInfo, audio_info, load_audio
 from spokenemo.audio.speech import MIN_SPEECH_SECONDS, SpeechReport, detect_speech, detect_speech_in_file
 from spokenemo.core.config import parse_override
@@ -98,6 +121,10 @@ if TYPE_CHECKING:  # the student's modules import torch: for annotations only
     from spokenemo.systems.aecotd.prediction import Student
 
 __all__ = [
+    "Baseline", "ClipAnswer", "ClipExplanation", "Evidence", "Faithfulness", "Recogniser", "Recognition",
+    "check_faithfulness", "default_recogniser_path", "evidence_for_spans", "explain_clip", "explain_evidence",
+    "faithfulness_of_file", "load_recogniser", "measure_evidence", "recognise", "reference_baseline",
+    "train_recogniser",
     "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
     "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
     "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",

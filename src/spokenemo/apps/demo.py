@@ -3,6 +3,11 @@
 For every clip in a folder (default: the RAVDESS clips in ``tests/data``) it computes the
 acoustic cues, draws the cue plot, and answers "which emotion, and why":
 
+- by default with the shipped recogniser (``models/recogniser-4class``, Whisper-base + a linear
+  head; :mod:`spokenemo.api.clip`): calibrated probabilities, cue evidence against the speaker's
+  other clips in the folder, the cues that support and oppose the answer, and a grounded
+  explanation; an accuracy summary over the clips whose label the model can answer;
+
 - with a trained student (``--model DIR``, else the default one when there is one:
   ``$SPOKENEMO_MODEL`` or the checkout's ``models/spokenemo-default``, see
   :mod:`spokenemo.systems.aecotd.default_model`): label probabilities by scoring, and the student's
@@ -29,6 +34,8 @@ from rich.console import Console
 from rich.table import Table
 
 from spokenemo import api
+from spokenemo.api.clip import explain_clip
+from spokenemo.api.recogniser import default_recogniser_path, load_recogniser
 from spokenemo.apps.web import ClipResult, write_explanation_page
 from spokenemo.core.errors import SpokenemoError
 from spokenemo.data.manifest import Segment
@@ -104,6 +111,29 @@ def _explain_with_student(clips: list[_Clip], model: Path, console: Console,
     return f"student {model}"
 
 
+def _explain_with_recogniser(clips: list[_Clip], folder: Path, speaker_clips: dict[str, list[str]]) -> str:
+    """The recogniser's answer per clip, with cue evidence against the speaker's other clips in the
+    folder (unlabelled) and the grounded explanation."""
+    recogniser = load_recogniser(folder)
+    for c in clips:
+        others = [p for p in speaker_clips.get(c.utt.speaker or "", []) if p != str(c.utt.path)]
+        e = explain_clip(c.utt.path, recogniser=recogniser, reference=others or None, text=c.utt.text)
+        r = c.result
+        r.classes = recogniser.classes
+        if e.label is None:
+            r.emotion = f"no speech: {e.no_speech_reason}"
+            continue
+        r.emotion, r.probabilities = e.label, e.probabilities
+        ex = e.explanation
+        if ex is not None:
+            r.explanation = ex.text
+            r.supports, r.opposes = [x.phrase for x in ex.supports], [x.phrase for x in ex.opposes]
+            r.baseline = ex.evidence.baseline.description if ex.evidence.baseline else "no baseline"
+        if e.answer.uncertain_between:
+            r.note = "uncertain between " + " and ".join(e.answer.uncertain_between)
+    return f"recogniser {folder.name} (Whisper-base + linear head); cue evidence against each speaker's other clips"
+
+
 def _explain_zero_shot(clips: list[_Clip], thresholds: Thresholds, n: int, console: Console) -> str:
     for c in clips:
         c.result.cue_text = api.render_cue_text(c.row, thresholds, speaker=c.utt.speaker)
@@ -133,8 +163,8 @@ def _explain_zero_shot(clips: list[_Clip], thresholds: Thresholds, n: int, conso
 def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: int | None = None) -> Path:
     """Analyse (and explain) the clips of ``clips_dir``, print the table, write ``out/index.html``.
 
-    ``model``: a trained student folder, or None for the zero-shot embedded LLM; ``limit``: keep
-    that many clips (one per emotion first).
+    ``model``: a recogniser folder, a trained student folder, or None for the zero-shot embedded
+    LLM; ``limit``: keep that many clips (one per emotion first).
     """
     console = Console(width=None if Console().is_terminal else 180)
     t0 = time.perf_counter()
@@ -152,7 +182,9 @@ def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: i
     # Words need medians; without a trained model, the demo clips' own medians (per speaker when
     # a speaker has several clips) stand in for a training fold.
     thresholds = Thresholds.fit([c.row for c in clips], speaker_relative=True)
-    if model is not None:
+    if model is not None and (model / "recogniser.json").is_file():
+        source = _explain_with_recogniser(clips, model, speaker_clips)
+    elif model is not None:
         source = _explain_with_student(clips, model, console, speaker_clips)
     else:
         source = _explain_zero_shot(clips, thresholds, n_explain, console)
@@ -163,12 +195,28 @@ def run(clips_dir: Path, out: Path, model: Path | None, n_explain: int, limit: i
     for c in clips:
         r = c.result
         p = f"{r.probabilities.get(r.emotion, float('nan')):.2f}" if r.probabilities else "-"
-        table.add_row(r.path.name, r.true_label or "", r.emotion, p, coarse_words(r.cue_text) or r.cue_text,
+        cues = coarse_words(r.cue_text) or r.cue_text or "; ".join(r.supports[:3])
+        table.add_row(r.path.name, r.true_label or "", r.emotion, p, cues,
                       r.explanation[:300])
     console.print(table)
-    page = write_explanation_page([c.result for c in clips], out, subtitle=f"{len(clips)} clips from {clips_dir}; {source}")
+    scored = [c.result for c in clips if c.result.scored]
+    if scored:
+        right = sum(r.correct for r in scored)
+        console.print(f"{right} of {len(scored)} clips with a label among the model's classes right; their speakers "
+                      "may be in the model's training data (held-out-speaker numbers: the model card)")
+    where = clips_dir.name if clips_dir.is_absolute() else clips_dir  # no machine paths on the page
+    page = write_explanation_page([c.result for c in clips], out, subtitle=f"{len(clips)} clips from {where}; {source}")
     console.print(f"page: {page}  ({time.perf_counter() - t0:.1f} s)")
     return page
+
+
+def _default_model(student: bool) -> Path | None:
+    if not student:
+        try:
+            return default_recogniser_path()
+        except SpokenemoError:
+            pass
+    return api.find_default_model()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,15 +224,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS, help="a RAVDESS-layout folder of clips")
     parser.add_argument("-o", "--out", type=Path, default=Path("runs/demo"), help="output folder")
     parser.add_argument("--model", type=Path, default=None,
-                        help="trained student folder (default: $SPOKENEMO_MODEL, else the checkout's "
+                        help="recogniser or trained student folder (default: the shipped recogniser "
+                             "models/recogniser-4class; with --student: $SPOKENEMO_MODEL, else the checkout's "
                              "models/spokenemo-default when present, else the zero-shot embedded LLM)")
+    parser.add_argument("--student", action="store_true", help="explain with the AECoTD student instead")
     parser.add_argument("--explain", type=int, default=4, help="clips the zero-shot LLM explains without a student")
     parser.add_argument("--limit", type=int, default=None, help="only this many clips (one per emotion first)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     try:
-        model = args.model if args.model is not None else api.find_default_model()
+        model = args.model if args.model is not None else _default_model(args.student)
         run(args.clips, args.out, model, args.explain, args.limit)
     except SpokenemoError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -13,11 +13,12 @@ from spokenemo.core.errors import ConfigError
 from spokenemo.core.lazy import optional_import
 from spokenemo.llm.base import LLMBackend
 from spokenemo.llm.embedded import EMBEDDED_NAME, embedded_model_dir
+from spokenemo.llm.grounded import GroundedTeacher
 from spokenemo.llm.llamacpp_backend import LlamaCppBackend
 from spokenemo.llm.openai_backend import OpenAIBackend
 from spokenemo.llm.transformers_backend import TransformersBackend
 
-BACKEND_KINDS = ("embedded", "transformers", "openai", "llamacpp")
+BACKEND_KINDS = ("embedded", "transformers", "openai", "llamacpp", "grounded")
 
 #: The settings each kind takes (keyword options of its constructor; ``model`` as get_backend names it).
 BACKEND_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -26,6 +27,7 @@ BACKEND_SETTINGS: dict[str, tuple[str, ...]] = {
     "openai": ("model", "base_url", "api_key_env", "concurrency", "timeout", "connect_timeout", "max_retries",
                "retry_base_s", "retry_max_s", "extra_body"),
     "llamacpp": ("model", "model_name", "n_ctx", "n_threads", "n_gpu_layers", "scoring", "seed"),
+    "grounded": ("evidence", "paraphraser"),
 }
 
 
@@ -63,6 +65,8 @@ def get_backend(kind: str, **options: Any) -> LLMBackend:
         return OpenAIBackend(opts.pop("model", None), **opts)
     if kind == "llamacpp":
         return LlamaCppBackend(opts.pop("model", None), **opts)
+    if kind == "grounded":  # the deterministic grounded teacher (spokenemo.llm.grounded)
+        return GroundedTeacher(**opts)
     raise ConfigError(f"unknown LLM backend {kind!r}", hint=f"use one of: {', '.join(BACKEND_KINDS)}")
 
 
