@@ -15,4 +15,4 @@ for corpus in ravdess nemo korean_emotiontts; do
 done
 "$BIN/spokenemo" recogniser-train runs/recogniser/ravdess.jsonl runs/recogniser/nemo.jsonl \
   runs/recogniser/korean_emotiontts.jsonl -o "$OUT" --label-set 4class --feature-cache runs/feature-cache \
-  --C 0.01,0.1,1
+  --C 0.0003,0.001,0.01,0.1

@@ -210,7 +210,7 @@ def recogniser_train_command(manifests: tuple[Path, ...], output: Path, label_se
     for how in ("global", "speaker"):
         r = report[how]
         console.print(f"{how} head: C {r['C']}, held-out-speaker UA {r['held_out_ua']}, leave-one-corpus-out "
-                      f"{r['leave_one_corpus_out_ua']}, T {r['temperature']}, ECE {r['ece_before']} -> {r['ece_after']}")
+                      f"{r.get('leave_one_corpus_out_ua', '-')}, T {r['temperature']}, ECE {r['ece_before']} -> {r['ece_after']}")
     console.print(f"wrote {output} (model card: {output / 'README.md'})")
 
 
