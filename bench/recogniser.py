@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/recogniser.py --limit 40        # 40 RAVDESS clips, evenly spaced
 
-Stages, each timed with ``time.process_time`` (CPU seconds of this process) and wall time, one
+Stages (``--evidence`` and ``--transcript`` add the last two), each timed with ``time.process_time`` (CPU seconds of this process) and wall time, one
 torch thread: decoding (16 kHz), the speech check (Silero VAD), the encoder (Whisper-base, all
 layers, pooled), the heads (z-scoring + logistic regression + temperature), and the cue evidence
 with the grounded explanation (``--evidence``). The 1-minute load average is printed with the
@@ -29,6 +29,7 @@ from spokenemo.api.evidence import explain_evidence, measure_evidence  # noqa: E
 from spokenemo.api.recogniser import load_recogniser  # noqa: E402
 from spokenemo.audio import load_audio  # noqa: E402
 from spokenemo.audio.speech import detect_speech  # noqa: E402
+from spokenemo.models.language import transcribe_checked  # noqa: E402
 
 SR = 16000
 
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--evidence", action="store_true", help="also time cue evidence + explanation")
+    parser.add_argument("--transcript", action="store_true",
+                        help="also time the transcript (language ID with Whisper base + faster-whisper tiny.en)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     files = sorted(args.data.glob("ravdess/Actor_*/*.flac"))
@@ -60,7 +63,9 @@ def main() -> None:
     rec = load_recogniser()
     rec.features([np.zeros(SR, dtype=np.float32)])  # load the encoder outside the timing
     stages = {n: Stage(n) for n in ("decode", "speech check", "encoder (all layers, pooled)", "heads",
-                                    "evidence + explanation")}
+                                    "evidence + explanation", "transcript (language ID + ASR)")}
+    if args.transcript:
+        transcribe_checked(np.zeros(SR, dtype=np.float32) + 0.01)  # load both Whisper models untimed
     audio_seconds = 0.0
     for f in files:
         with stages["decode"]:
@@ -76,6 +81,9 @@ def main() -> None:
             with stages["evidence + explanation"]:
                 answer = rec.answer(probs[0], "global")
                 explain_evidence(measure_evidence(wave, sr=SR), answer.probabilities, emotion=answer.label)
+        if args.transcript:
+            with stages["transcript (language ID + ASR)"]:
+                transcribe_checked(wave)
     n = len(files)
     print(f"{n} RAVDESS clips, {audio_seconds:.1f} s of audio; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores; one torch thread")
