@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 comma  := ,
 PIP     = $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
-EXTRAS ?= llm,dask,dev,asr,praat,opensmile,encoders,vad
+EXTRAS ?= llm,dask,dev,asr,praat,opensmile,encoders,vad,silver,speakers,web
 
 .PHONY: venv demo test lint bench clean
 

@@ -7,6 +7,7 @@
 >>> se.extract_cues("clip.wav").pitch                                 # doctest: +SKIP
 >>> se.recognise("clip.wav").label          # the shipped recogniser    # doctest: +SKIP
 >>> se.explain_clip("clip.wav").explanation.text   # emotion, cue evidence, grounded why  # doctest: +SKIP
+>>> se.timeline("call.mp3", speakers=2).summary()   # emotion over time, per speaker  # doctest: +SKIP
 >>> se.explain("clip.wav").emotion          # with the default student   # doctest: +SKIP
 >>> se.explain("silence.wav").no_speech_reason   # no student is loaded for it  # doctest: +SKIP
 'silent'
@@ -55,6 +56,8 @@ from spokenemo.api.recogniser import (
     recognise,
     train_recogniser,
 )
+from spokenemo.api.timeline import NoSpeechError, Timeline, TimelineSegment, timeline
+from spokenemo.api.timeline_score import score_timeline
 from spokenemo.audio import AudioInfo, audio_info, load_audio
 from spokenemo.audio.speech import MIN_SPEECH_SECONDS, SpeechReport, detect_speech, detect_speech_in_file
 from spokenemo.core.config import parse_override
@@ -124,7 +127,7 @@ __all__ = [
     "Baseline", "ClipAnswer", "ClipExplanation", "Evidence", "Faithfulness", "Recogniser", "Recognition",
     "check_faithfulness", "default_recogniser_path", "evidence_for_spans", "explain_clip", "explain_evidence",
     "faithfulness_of_file", "load_recogniser", "measure_evidence", "recognise", "reference_baseline",
-    "train_recogniser",
+    "train_recogniser", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
     "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
     "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
     "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",
