@@ -35,6 +35,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spokenemo.api.care import care_encoder, care_encoder_name, extract_care, pretrain_care
 from spokenemo.api.clip import ClipExplanation, explain_clip
 from spokenemo.api.evidence import (
     Baseline,
@@ -127,7 +128,7 @@ __all__ = [
     "Baseline", "ClipAnswer", "ClipExplanation", "Evidence", "Faithfulness", "Recogniser", "Recognition",
     "check_faithfulness", "default_recogniser_path", "evidence_for_spans", "explain_clip", "explain_evidence",
     "faithfulness_of_file", "load_recogniser", "measure_evidence", "recognise", "reference_baseline",
-    "train_recogniser", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
+    "train_recogniser", "care_encoder", "care_encoder_name", "extract_care", "pretrain_care", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
     "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
     "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
     "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",
