@@ -232,8 +232,13 @@ def test_cli_explain_with_and_without_model_argument(student_dir, test_data, tmp
     res = runner.invoke(cli, ["explain", "--model", str(slim), str(slim), str(clip)])
     assert res.exit_code == 2 and "give the model once" in res.output
     monkeypatch.delenv(dm.MODEL_ENV)
-    res = runner.invoke(cli, ["explain", *args])
+    res = runner.invoke(cli, ["explain", "--student", *args])
     assert res.exit_code == 2 and "no default model" in res.output and "spokenemo export" in res.output
+    # without a student named or asked for, the shipped recogniser answers, with its evidence
+    res = runner.invoke(cli, ["explain", str(clip), "--asr", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    answer = json.loads(res.output)
+    assert answer["label"] in LABELS and answer["normalisation"] == "global" and answer["evidence"]["cues"]
 
 
 @pytest.mark.slow
