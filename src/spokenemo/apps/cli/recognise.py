@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from spokenemo.apps.cli.student_show import show_answer
 from spokenemo.core.errors import ConfigError, SpokenemoError
 from spokenemo.core.fileio import write_jsonl
 from spokenemo.data import read_manifest
@@ -94,17 +95,8 @@ def show_clip(console: Console, result: object) -> None:
         console.print(f"[bold]no speech: {answer.no_speech_reason}[/bold]\n{answer.speech.message}\n"
                       "no emotion is given for a clip without speech")
         return
-    console.print(f"[bold]emotion: {answer.label}[/bold]  (recogniser; {answer.normalisation} statistics)")
-    if answer.uncertain_between:
-        first, second = answer.uncertain_between
-        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] "
-                      f"(p {answer.probabilities[first]:.2f} vs {answer.probabilities[second]:.2f})")
-    probs = Table(title="calibrated probabilities")
-    probs.add_column("emotion")
-    probs.add_column("p", justify="right")
-    for label, p in sorted(answer.probabilities.items(), key=lambda kv: -kv[1]):
-        probs.add_row(label, f"{p:.2f}")
-    console.print(probs)
+    show_answer(console, f"[bold]emotion: {answer.label}[/bold]  (recogniser; {answer.normalisation} statistics)",
+                answer.probabilities, answer.uncertain_between, "calibrated probabilities")
     if answer.speech is not None:
         console.print(answer.speech.message)
     heard = result.transcript  # type: ignore[attr-defined]

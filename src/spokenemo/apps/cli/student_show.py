@@ -65,18 +65,9 @@ def _show_no_speech_rows(console: Console, no_speech: dict[str, Any]) -> None:
 
 
 def show_explanation(console: Console, result: Any) -> None:
-    console.print(f"[bold]emotion: {result.emotion}[/bold]")
-    if result.uncertain:
-        first, second = result.uncertain_between
-        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] (p {result.probabilities[first]:.3f} "
-                      f"vs {result.probabilities[second]:.3f})")
     scaled = f", calibrated with temperature {result.temperature:.2f}" if result.temperature is not None else ""
-    probs = Table(title=f"probabilities{scaled}")
-    probs.add_column("emotion")
-    probs.add_column("p", justify="right")
-    for label, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
-        probs.add_row(label, f"{p:.3f}")
-    console.print(probs)
+    show_answer(console, f"[bold]emotion: {result.emotion}[/bold]", result.probabilities,
+                result.uncertain_between if result.uncertain else None, f"probabilities{scaled}", digits=3)
     if result.speech is not None:
         console.print(f"{result.speech.message} ({result.speech.backend_description})")
     console.print(f"transcript ({result.transcript_source}): {result.transcript!r}")
@@ -88,3 +79,20 @@ def show_explanation(console: Console, result: Any) -> None:
         console.print("explanation: " + (result.explanation or "(empty)"))
     else:
         console.print("explanation: (this student was trained without chain of thought)")
+
+
+def show_answer(console: Console, headline: str, probabilities: dict[str, float],
+                uncertain_between: tuple[str, str] | None, title: str, *, digits: int = 2) -> None:
+    """The emotion line, an "uncertain between" line when the top two are close, and the
+    probabilities as a table (most likely first)."""
+    console.print(headline)
+    if uncertain_between:
+        first, second = uncertain_between
+        console.print(f"[yellow]uncertain between {first} and {second}[/yellow] "
+                      f"(p {probabilities[first]:.{digits}f} vs {probabilities[second]:.{digits}f})")
+    probs = Table(title=title)
+    probs.add_column("emotion")
+    probs.add_column("p", justify="right")
+    for label, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
+        probs.add_row(label, f"{p:.{digits}f}")
+    console.print(probs)
