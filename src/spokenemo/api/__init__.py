@@ -57,6 +57,13 @@ from spokenemo.api.recogniser import (
     recognise,
     train_recogniser,
 )
+from spokenemo.api.silver import (
+    label_silver,
+    silver_agreement,
+    silver_labels,
+    silver_pool,
+    train_silver_encoder,
+)
 from spokenemo.api.timeline import NoSpeechError, Timeline, TimelineSegment, timeline
 from spokenemo.api.timeline_score import score_timeline
 from spokenemo.audio import AudioInfo, audio_info, load_audio
@@ -128,7 +135,8 @@ __all__ = [
     "Baseline", "ClipAnswer", "ClipExplanation", "Evidence", "Faithfulness", "Recogniser", "Recognition",
     "check_faithfulness", "default_recogniser_path", "evidence_for_spans", "explain_clip", "explain_evidence",
     "faithfulness_of_file", "load_recogniser", "measure_evidence", "recognise", "reference_baseline",
-    "train_recogniser", "care_encoder", "care_encoder_name", "extract_care", "pretrain_care", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
+    "train_recogniser", "care_encoder", "care_encoder_name", "extract_care", "pretrain_care", "label_silver", "silver_agreement",
+    "silver_labels", "silver_pool", "train_silver_encoder", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
     "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
     "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
     "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",
