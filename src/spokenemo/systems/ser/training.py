@@ -14,9 +14,6 @@ This module needs torch; :mod:`spokenemo.systems.ser.system` reaches it lazily.
 
 from __future__ import annotations
 
-import copy
-import math
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from spokenemo.models.heads import build_head, layer_weights
-from spokenemo.train.loop import TrainSettings, fit
+from spokenemo.train.selection import class_weights, epoch_settings, fit_best_epoch
 
 
 @dataclass
@@ -88,21 +85,8 @@ class TrainedHead:
                 "valid_curve": [round(r["valid_ua"], 4) for r in self.selection]}
 
 
-class _Stop(Exception):
-    """Raised from the per-epoch callback to end training early (patience reached)."""
-
-
 def _score(row: dict[str, float]) -> tuple[float, float]:
     return row["valid_ua"], -row["valid_loss"]
-
-
-def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Balanced class weights ``n / (k * count_c)`` (classes absent from ``y`` get 0)."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(n_classes)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return torch.as_tensor(w, dtype=torch.float32)
 
 
 def probabilities(model: torch.nn.Module, inputs: HeadInputs, *, batch_size: int = 64) -> np.ndarray:
@@ -126,13 +110,6 @@ def unweighted_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
-def _settings(options: Any, seed: int, n: int, epochs: int) -> TrainSettings:
-    steps = max(1, math.ceil(n / options.batch_size))
-    return TrainSettings(lr=options.lr, weight_decay=options.weight_decay, schedule="constant", epochs=epochs,
-                         batch_size=options.batch_size, seed=seed, device=options.device, log_every=steps,
-                         checkpoint_every=steps * epochs, keep_checkpoints=1, max_grad_norm=None)
-
-
 def _train(kind: str, inputs: HeadInputs, y: np.ndarray, n_classes: int, options: Any, seed: int, epochs: int,
            work_dir: Path, fingerprint: str, select: tuple[HeadInputs, np.ndarray] | None) -> TrainedHead:
     """One run of :func:`~spokenemo.train.loop.fit`; with ``select``, keep the best epoch's weights."""
@@ -140,10 +117,9 @@ def _train(kind: str, inputs: HeadInputs, y: np.ndarray, n_classes: int, options
     model = build_head(kind, inputs.shapes(), n_classes, hidden=options.hidden, dropout=options.dropout)
     weights = class_weights(y, n_classes)
     labels = torch.as_tensor(y, dtype=torch.long)
-    settings = _settings(options, seed, len(y), epochs)
-    steps_per_epoch = settings.log_every
+    settings = epoch_settings(n=len(y), epochs=epochs, lr=options.lr, batch_size=options.batch_size,
+                              weight_decay=options.weight_decay, seed=seed, device=options.device)
     history: list[dict[str, float]] = []
-    best: dict[str, Any] = {}
 
     def collate(rows: list[int]) -> dict[str, Any]:
         return {**inputs.batch(rows), "y": labels[rows]}
@@ -152,31 +128,20 @@ def _train(kind: str, inputs: HeadInputs, y: np.ndarray, n_classes: int, options
         logits = m(batch["xs"], batch.get("masks"))
         return F.cross_entropy(logits, batch["y"], weight=weights.to(logits.device))
 
-    def on_epoch(row: dict[str, Any]) -> None:
+    def evaluate(epoch: int) -> tuple[float, float] | None:
         if select is None:
-            return
+            return None
         p = probabilities(model, select[0])
         loss = float(F.nll_loss(torch.log(torch.as_tensor(p).clamp_min(1e-12)), torch.as_tensor(select[1]),
                                 weight=class_weights(select[1], n_classes)))
-        history.append({"epoch": row["step"] // steps_per_epoch, "valid_ua": unweighted_accuracy(select[1],
-                        p.argmax(axis=1)), "valid_loss": loss})
-        if not best or _score(history[-1]) > _score(best["row"]):
-            best.update(row=history[-1], state=copy.deepcopy(model.state_dict()))
-        elif options.patience and history[-1]["epoch"] - best["row"]["epoch"] >= options.patience:
-            raise _Stop
+        history.append({"epoch": epoch, "valid_ua": unweighted_accuracy(select[1], p.argmax(axis=1)),
+                        "valid_loss": loss})
+        return _score(history[-1])
 
-    try:
-        fit(model, list(range(len(y))), loss_fn, settings, work_dir, collate_fn=collate, fingerprint=fingerprint,
-            resume=False, on_log=on_epoch)
-    except _Stop:
-        pass
-    finally:
-        shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
-    model.eval()
-    if not best:
-        return TrainedHead(model, epochs, history, shapes=inputs.shapes())
-    model.load_state_dict(best["state"])
-    return TrainedHead(model, int(best["row"]["epoch"]), history, shapes=inputs.shapes())
+    chosen = fit_best_epoch(model, range(len(y)), loss_fn, settings, work_dir, collate=collate,
+                            fingerprint=fingerprint, evaluate=evaluate, patience=options.patience)
+    return TrainedHead(chosen.model, epochs if chosen.epoch is None else chosen.epoch, history,
+                       shapes=inputs.shapes())
 
 
 def train_head(kind: str, fit_part: tuple[HeadInputs, np.ndarray], select_part: tuple[HeadInputs, np.ndarray] | None,

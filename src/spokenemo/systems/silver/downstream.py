@@ -9,9 +9,6 @@ dimension with the training part's statistics. This module needs torch.
 
 from __future__ import annotations
 
-import copy
-import math
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spokenemo.models.heads import LayerWeights, SuperbHead, feed_forward
-from spokenemo.train.loop import TrainSettings, fit
+from spokenemo.train.selection import class_weights, epoch_settings, fit_best_epoch
+from spokenemo.train.settings import TrainSettings
 
 
 @dataclass
@@ -33,16 +31,6 @@ class Trained:
     model: nn.Module
     epoch: int
     curve: list[float] = field(default_factory=list)
-
-
-class _Stop(Exception):
-    """Patience reached."""
-
-
-def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, len(y) / (max((counts > 0).sum(), 1) * np.maximum(counts, 1)), 0.0)
-    return torch.as_tensor(w, dtype=torch.float32)
 
 
 def weighted_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
@@ -59,40 +47,23 @@ def weighted_f1(y: np.ndarray, pred: np.ndarray, n_classes: int) -> float:
 def _select_and_fit(model: nn.Module, n: int, collate: Callable[[list[int]], Any], loss_fn: Any,
                     settings: TrainSettings, work_dir: Path, fingerprint: str, probs: Callable[[], np.ndarray] | None,
                     y_valid: np.ndarray | None, patience: int | None, n_classes: int) -> Trained:
-    """One fit; after each epoch score ``probs()`` on the validation part and keep the best."""
-    best: dict[str, Any] = {}
+    """One fit; after each epoch score ``probs()`` on the validation part (weighted F1) and keep the best."""
     curve: list[float] = []
-    per_epoch = settings.log_every
 
-    def on_epoch(row: dict[str, Any]) -> None:
+    def evaluate(epoch: int) -> float | None:
         if probs is None or y_valid is None:
-            return
+            return None
         curve.append(weighted_f1(y_valid, probs().argmax(axis=1), n_classes))
-        epoch = row["step"] // per_epoch
-        if not best or curve[-1] > best["wf1"]:
-            best.update(wf1=curve[-1], epoch=epoch, state=copy.deepcopy(model.state_dict()))
-        elif patience and epoch - best["epoch"] >= patience:
-            raise _Stop
+        return curve[-1]
 
-    try:
-        fit(model, list(range(n)), loss_fn, settings, work_dir, collate_fn=collate, fingerprint=fingerprint,
-            resume=False, on_log=on_epoch)
-    except _Stop:
-        pass
-    finally:
-        shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
-    model.eval()
-    if not best:
-        return Trained(model, int(settings.epochs), curve)
-    model.load_state_dict(best["state"])
-    return Trained(model, int(best["epoch"]), curve)
+    chosen = fit_best_epoch(model, range(n), loss_fn, settings, work_dir, collate=collate, fingerprint=fingerprint,
+                            evaluate=evaluate, patience=patience)
+    return Trained(chosen.model, int(settings.epochs) if chosen.epoch is None else chosen.epoch, curve)
 
 
 def _settings(options: Any, seed: int, n: int, epochs: int, lr: float) -> TrainSettings:
-    steps = max(1, math.ceil(n / options.batch_size))
-    return TrainSettings(lr=lr, weight_decay=options.weight_decay, schedule="constant", epochs=epochs,
-                         batch_size=options.batch_size, seed=seed, device=options.device, log_every=steps,
-                         checkpoint_every=steps * epochs, keep_checkpoints=1, max_grad_norm=None)
+    return epoch_settings(n=n, epochs=epochs, lr=lr, batch_size=options.batch_size,
+                          weight_decay=options.weight_decay, seed=seed, device=options.device)
 
 
 def head_probabilities(model: nn.Module, X: np.ndarray, batch_size: int = 512) -> np.ndarray:
