@@ -35,14 +35,14 @@ import importlib
 import inspect
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from spokenemo.api.timeline_explain import Explainer, default_explainer, explain_segments
-from spokenemo.api.timeline_outputs import FORMATS, summarise, write_timeline
+from spokenemo.api.timeline_outputs import FORMATS, write_timeline
+from spokenemo.api.timeline_result import TimelineData, TimelineSegment
 from spokenemo.api.timeline_stages import (
     RECOGNISER_PAD,
     EmotionWork,
@@ -62,11 +62,9 @@ from spokenemo.audio.segmentation import (
 )
 from spokenemo.audio.speech import MIN_SPEECH_SECONDS
 from spokenemo.audio.stream import AudioReader
-from spokenemo.audio.vad import FRAME_SECONDS
 from spokenemo.core.errors import AudioError, SpokenemoError
-from spokenemo.protocols.timeline_metrics import Span
 
-__all__ = ["NoSpeechError", "RecogniserLike", "Timeline", "TimelineSegment", "timeline"]
+__all__ = ["NoSpeechError", "RecogniserLike", "Timeline", "TimelineData", "TimelineSegment", "timeline"]
 
 
 
@@ -82,59 +80,8 @@ class RecogniserLike(Protocol):
     def predict_proba(self, signals: list[np.ndarray], sr: int = 16000) -> np.ndarray: ...
 
 
-@dataclass
-class TimelineSegment:
-    """One stretch of speech: who, when, which emotion, how sure, and why."""
-
-    start: float
-    end: float
-    speaker: str
-    emotion: str
-    probabilities: dict[str, float]
-    explanation: dict[str, Any] | None = None
-    cues: dict[str, float | None] = field(default_factory=dict)
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "speaker": self.speaker,
-                "emotion": self.emotion, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-                "cues": self.cues, "explanation": self.explanation}
-
-
-@dataclass
-class Timeline:
-    """The result of :func:`timeline`."""
-
-    source: str
-    duration: float
-    labels: list[str]
-    segments: list[TimelineSegment]
-    speech_track: np.ndarray
-    vad_backend: str
-    speakers: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @property
-    def frame_seconds(self) -> float:
-        return FRAME_SECONDS
-
-    def summary(self, top: int = 5) -> dict[str, Any]:
-        """Share of speech time per emotion per speaker, and the ``top`` strongest moments."""
-        return summarise(self, top=top)
-
-    def spans(self) -> list[Span]:
-        """Segments as metric spans (label = emotion, speaker = speaker)."""
-        return [Span(s.start, s.end, s.emotion, s.speaker) for s in self.segments]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "duration": round(self.duration, 3), "labels": self.labels,
-                "vad_backend": self.vad_backend, "speakers": self.speakers, "settings": self.settings,
-                "timings": self.timings, "summary": self.summary(),
-                "segments": [s.to_dict() for s in self.segments]}
+class Timeline(TimelineData):
+    """The result of :func:`timeline`: the data (:class:`TimelineData`), files and a figure."""
 
     def write(self, path: str | Path, format: str | None = None) -> Path:
         """Write as ``json``, ``csv``, ``vtt`` or ``srt`` (default: from the suffix)."""
@@ -143,6 +90,7 @@ class Timeline:
     def plot(self, path: str | Path | None = None) -> Any:
         """The timeline figure (saved to ``path`` when given); see :mod:`spokenemo.api.timeline_plot`."""
         return importlib.import_module("spokenemo.api.timeline_plot").plot_timeline(self, path)
+
 
 
 def _no_speech(path: Path, probs: np.ndarray, backend: str, duration: float) -> NoSpeechError:

@@ -19,17 +19,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from spokenemo.api.timeline_result import TimelineSegment
+from spokenemo.audio.stream import AudioReader
 from spokenemo.features.evidence.catalogue import CUE_NAMES, SPECS
 from spokenemo.features.evidence.evidence import Baseline, Evidence, compare
 from spokenemo.features.evidence.measure import CueMeasures, measure_cues
-
-if TYPE_CHECKING:
-    from spokenemo.api.timeline import TimelineSegment
-    from spokenemo.audio.stream import AudioReader
 
 __all__ = ["Explainer", "SpeakerBaselineExplainer", "default_explainer", "explain_segments", "loo_medians"]
 

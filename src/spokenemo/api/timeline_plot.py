@@ -12,16 +12,14 @@ Rows, top to bottom, sharing the time axis:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spokenemo.api.timeline_explain import TRACK_CUES
-
-if TYPE_CHECKING:
-    from spokenemo.api.timeline import Timeline
+from spokenemo.api.timeline_result import TimelineData as Timeline
 
 __all__ = ["plot_timeline"]
 
