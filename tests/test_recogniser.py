@@ -133,3 +133,35 @@ def test_no_emotion_for_silence_and_no_model_loaded(tmp_path: Path):
 def test_cli_recognise_refuses_a_folder_that_is_not_a_recogniser(tmp_path: Path):
     res = CliRunner().invoke(cli, ["recognise", "--recogniser", str(tmp_path), str(tmp_path / "x.wav")])
     assert res.exit_code == 2 and "not a recogniser folder" in res.output
+
+
+def test_the_shipped_recogniser_and_its_model_card():
+    from spokenemo.api.recogniser import DEFAULT_RECOGNISER_DIR
+
+    rec = Recogniser.load(DEFAULT_RECOGNISER_DIR)
+    assert rec.classes == ["angry", "happy", "neutral", "sad"] and set(rec.heads) == {"global", "speaker"}
+    assert rec.encoder_name == "whisper-base" and rec.heads["global"].coef.shape == (4, 7 * 2 * 512)
+    assert all(h.temperature > 0 for h in rec.heads.values())
+    assert sum(p.stat().st_size for p in DEFAULT_RECOGNISER_DIR.iterdir()) < 2_000_000  # a few hundred kB
+    card = (DEFAULT_RECOGNISER_DIR / "README.md").read_text(encoding="utf-8")
+    report = rec.meta["report"]
+    for how in ("global", "speaker"):  # the card states the numbers the training measured
+        assert f"| {how} |" in card and f"| {report[how]['held_out_ua']} |" in card
+        assert set(report[how]["leave_one_corpus_out_ua"]) == {"korean_emotiontts", "nemo", "ravdess"}
+    assert report["data"]["segments"] == 2459 and "leave-one-corpus-out" in card
+
+
+@pytest.mark.slow
+def test_inference_features_equal_the_stored_training_features(tmp_path, test_data):
+    pytest.importorskip("faster_whisper", reason="the Whisper-base encoder needs the 'encoders' extra")
+    from spokenemo.api.recogniser import load_recogniser
+    from spokenemo.audio import load_audio
+    from spokenemo.data.manifest import Segment
+    from spokenemo.systems.ser.recogniser_train import pooled_rows
+
+    clip = test_data / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
+    rec = load_recogniser()
+    stored, ok = pooled_rows([Segment(key="a", path=str(clip), label="angry")], rec, tmp_path / "cache")
+    live = rec.features([load_audio(clip)])
+    assert ok == [0] and live.shape == stored.shape
+    np.testing.assert_allclose(live, stored, atol=1e-3)  # both float16-rounded pooled layers
