@@ -8,7 +8,6 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,6 +16,7 @@ import spokenemo.audio.stream as stream_mod
 from spokenemo.audio import load_audio
 from spokenemo.audio.stream import AudioReader, stream_audio
 from spokenemo.core.errors import AudioNotFoundError, EmptyAudioError, NotAudioError
+from test_audio import encode_pyav
 
 FIXTURE = Path(__file__).parent / "data" / "ravdess" / "Actor_01" / "03-01-05-01-02-01-01.flac"
 
@@ -28,27 +28,7 @@ def _sine(seconds: float, sr: int, f: float = 220.0) -> np.ndarray:
 
 def _mp4(path: Path, x: np.ndarray, sr: int) -> Path:
     """AAC audio muxed with a tiny black video track (a video file)."""
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("mpeg4", rate=10)
-        vs.width = vs.height = 32
-        vs.pix_fmt = "yuv420p"
-        stream = out.add_stream("aac", rate=sr, layout="mono")
-        to_codec = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=sr)
-        frame = av.AudioFrame.from_ndarray(x[None, :], format="flt", layout="mono")
-        frame.sample_rate, frame.pts = sr, 0
-        for f in to_codec.resample(frame) + to_codec.resample(None):
-            for packet in stream.encode(f):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-        for i in range(round(len(x) / sr * 10)):
-            vf = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
-            vf.pts = i
-            for packet in vs.encode(vf):
-                out.mux(packet)
-        for packet in vs.encode(None):
-            out.mux(packet)
-    return path
+    return encode_pyav(path, x, sr, "aac", video="mpeg4")
 
 
 def test_blocks_of_a_16k_flac_join_to_the_whole_file():

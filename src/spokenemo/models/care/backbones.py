@@ -49,6 +49,16 @@ def layer_output(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
+def _from_folder(folder: Path, *, random_init: bool, name: str, what: str, hint: str) -> nn.Module:
+    """A transformers model from a local folder: its weights, or only its config (``random_init``)."""
+    try:
+        if random_init:
+            return transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(str(folder)))
+        return transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelNotFoundError(f"{name}: cannot load a {what} model from {folder} ({err})", hint=hint) from err
+
+
 class SpeechBackbone(nn.Module):
     """Interface: ``featurize`` (numpy, one clip) -> ``frontend`` -> ``run_layer`` x n -> ``final``."""
 
@@ -166,14 +176,8 @@ class WavLMBackbone(SpeechBackbone):
             return cls(transformers.WavLMModel(cfg), {"speech": config.speech, "init": "random"})
         folder = local_model_dir(config.speech[3:] if config.speech.startswith("hf:") else config.speech,
                                  config.speech)
-        try:
-            if config.speech_init == "random":
-                model = transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(str(folder)))
-            else:
-                model = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelNotFoundError(f"{config.speech}: cannot load a speech model from {folder} ({err})",
-                                     hint="a WavLM / HuBERT / wav2vec 2.0 / data2vec-audio folder") from err
+        model = _from_folder(folder, random_init=config.speech_init == "random", name=config.speech, what="speech",
+                             hint="a WavLM / HuBERT / wav2vec 2.0 / data2vec-audio folder")
         n = len(model.encoder.layers)
         if n != config.n_common + config.n_acoustic:
             raise CareShapeError(f"{config.speech} has {n} layers, but n_common + n_acoustic = "
@@ -256,14 +260,8 @@ def build_text(config: CareModelConfig) -> TextStack:
         identity: dict[str, Any] = {"text": TINY_TEXT, "init": "random"}
     else:
         folder = text_folder(config.text)
-        try:
-            if config.semantic == "no-init":
-                model = transformers.AutoModel.from_config(transformers.AutoConfig.from_pretrained(str(folder)))
-            else:
-                model = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelNotFoundError(f"{config.text}: cannot load a text model from {folder} ({err})",
-                                     hint="the folder needs what save_pretrained() writes") from err
+        model = _from_folder(folder, random_init=config.semantic == "no-init", name=config.text, what="text",
+                             hint="the folder needs what save_pretrained() writes")
         identity = {"text": str(folder), "init": "random" if config.semantic == "no-init" else "pretrained"}
     layers = list(model.encoder.layer)
     if len(layers) < k:
