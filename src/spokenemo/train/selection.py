@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spokenemo.models.losses import balanced_class_weights
 from spokenemo.train.loop import fit
 from spokenemo.train.settings import TrainSettings
 
@@ -48,9 +49,7 @@ def epoch_settings(*, n: int, epochs: int, lr: float, batch_size: int, weight_de
 
 def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
     """Balanced class weights ``n / (k * count_c)`` over the ``k`` classes present (absent classes get 0)."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, len(y) / (max((counts > 0).sum(), 1) * np.maximum(counts, 1)), 0.0)
-    return torch.as_tensor(w, dtype=torch.float32)
+    return balanced_class_weights(np.bincount(y, minlength=n_classes))
 
 
 def fit_best_epoch(model: torch.nn.Module, rows: Sequence[int], loss_fn: Callable[[Any, Any], torch.Tensor],

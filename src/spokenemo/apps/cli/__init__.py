@@ -18,7 +18,7 @@ from spokenemo.core.errors import SpokenemoError
 
 # Area modules, in the order their commands are listed in --help.
 AREAS = ("corpus", "cues", "teach", "student", "experiment", "recognise", "evidence", "timeline", "serve", "silver",
-         "care")
+         "care", "erc", "moe", "abhinaya", "convert")
 
 
 class _SpokenemoGroup(click.Group):
