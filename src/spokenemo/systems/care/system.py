@@ -18,34 +18,22 @@ from typing import Any, Literal
 from pydantic import Field
 
 from spokenemo.data.manifest import Segment
-from spokenemo.systems.base import Predictions, Requirements, System, SystemConfig, preset
+from spokenemo.systems.base import Predictions, Requirements, System, preset
 from spokenemo.systems.care.encoders import register_care_encoder
 from spokenemo.systems.context import FoldContext, TaskContext
+from spokenemo.systems.head_options import SpeechHeadConfig
 from spokenemo.systems.registry import get_system, register_system
 
 SUPERB = "SUPERB head (layer weights + mean pooling + FFN 256)"
 
 
-class CareSystemConfig(SystemConfig):
+class CareSystemConfig(SpeechHeadConfig):
     """Options: the CARE model and branch, and the ``ser`` head options passed through
     (``head``, ``layers``, ``pooling``, ``lr``, ``dropout``, ``epochs``, ...; see ``SerConfig``)."""
 
     model: str = "care-init:care-whisper-base"
     branch: Literal["both", "acoustic", "semantic"] = "both"
-    head: str = "superb"
-    layers: Literal["all", "last"] | list[int] = "all"
-    pooling: Literal["mean", "mean+std"] = "mean"
-    speaker_norm: bool = False
-    epochs: int = Field(50, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    batch_size: int = Field(32, ge=1)
-    hidden: int = Field(256, ge=1)
     dropout: float = Field(0.2, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    patience: int | None = Field(None, ge=1)
-    valid_fraction: float = Field(0.2, gt=0, lt=1)
-    refit: bool = True
-    device: str = "auto"
 
     @property
     def encoder_name(self) -> str:

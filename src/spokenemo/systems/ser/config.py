@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
-from spokenemo.systems.base import SystemConfig
+from spokenemo.systems.head_options import Head, SpeechHeadConfig
 
-Head = Literal["superb", "asp", "linear", "probe"]
+__all__ = ["Head", "SerConfig"]
 
 
-class SerConfig(SystemConfig):
+class SerConfig(SpeechHeadConfig):
     """Options of ``ser``: a frozen speech encoder's layers + a trained head.
 
     Parameters
@@ -53,22 +51,9 @@ class SerConfig(SystemConfig):
     """
 
     encoder: str | list[str] = "whisper-base"
-    layers: Literal["all", "last"] | list[int] = "all"
-    head: Head = "superb"
-    pooling: Literal["mean", "mean+std"] = "mean"
-    speaker_norm: bool = False
     min_speaker_segments: int = Field(10, ge=2)
-    epochs: int = Field(50, ge=1)
     lr: float = Field(1e-4, gt=0)
-    batch_size: int = Field(32, ge=1)
-    hidden: int = Field(256, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    patience: int | None = Field(None, ge=1)
-    valid_fraction: float = Field(0.2, gt=0, lt=1)
-    refit: bool = True
     C: float = Field(0.1, gt=0)
-    device: str = "auto"
 
     @field_validator("encoder")
     @classmethod
@@ -78,13 +63,6 @@ class SerConfig(SystemConfig):
             raise ValueError("name at least one encoder")
         if len(set(names)) != len(names):
             raise ValueError(f"an encoder is listed twice: {names}")
-        return v
-
-    @field_validator("layers")
-    @classmethod
-    def _some_layers(cls, v: str | list[int]) -> str | list[int]:
-        if isinstance(v, list) and not v:
-            raise ValueError("layers: give 'all', 'last' or at least one index")
         return v
 
     @property

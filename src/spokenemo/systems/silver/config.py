@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from spokenemo.systems.base import SystemConfig
+from spokenemo.systems.head_options import HeadTrainingConfig
 
 
-class SilverTextConfig(SystemConfig):
+class SilverTextConfig(HeadTrainingConfig):
     """Options of ``silver-text``: a text encoder (silver-pre-trained or not) + a trained head.
 
     Parameters
@@ -35,15 +35,10 @@ class SilverTextConfig(SystemConfig):
     encoder: str = "minilm"
     mode: Literal["frozen", "finetune"] = "frozen"
     epochs: int = Field(20, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    batch_size: int = Field(32, ge=1)
-    hidden: int = Field(256, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
     patience: int | None = Field(5, ge=1)
     balanced: bool = False
     ft_epochs: int = Field(3, ge=1)
     ft_lr: float = Field(3e-5, gt=0)
     max_length: int = Field(64, ge=4)
     feature_batch: int = Field(64, ge=1)
-    device: str = "auto"
