@@ -43,7 +43,7 @@ def by_key(utts):
 # --- registry ------------------------------------------------------------------------------------
 def test_registry_lists_every_recipe():
     assert available_corpora() == sorted(["ravdess", "nemo", "korean_emotiontts", "meld", "emorynlp", "iemocap",
-                                          "emodb", "crema_d", "msp_podcast", "esd", "folder", "csv"])
+                                          "emodb", "crema_d", "msp_podcast", "esd", "cmu_mosi", "folder", "csv"])
 
 
 def test_unknown_corpus_names_the_choices(tmp_path):

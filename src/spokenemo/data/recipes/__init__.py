@@ -23,6 +23,7 @@ from typing import Any
 from spokenemo.core.errors import SpokenemoError
 from spokenemo.data.manifest import Segment
 from spokenemo.data.recipes import (
+    cmu_mosi,
     crema_d,
     emodb,
     esd,
@@ -69,6 +70,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            msp_podcast.EXPECTED, ("en",)),
     Recipe("esd", esd.prepare, "ESD Mandarin/English emotional speech, 20 speakers, 5 emotions",
            esd.EXPECTED, ("zh", "en")),
+    Recipe("cmu_mosi", cmu_mosi.prepare, "CMU-MOSI YouTube opinion monologues, sentiment (MMSA layout)",
+           cmu_mosi.EXPECTED, ("en",)),
     Recipe("folder", generic.prepare_folder, "any corpus stored as one folder per label",
            "<root>/<label>/**/*.wav"),
     Recipe("csv", generic.prepare_csv, "any corpus listed in a CSV with path,label[,speaker,text,...]",
