@@ -35,8 +35,18 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spokenemo.api.abhinaya import majority_vote, run_abhinaya_experiment, table_4_9_subsets, vote_results
 from spokenemo.api.care import care_encoder, care_encoder_name, extract_care, pretrain_care
 from spokenemo.api.clip import ClipExplanation, explain_clip
+from spokenemo.api.convert import (
+    convert,
+    convert_pairs,
+    default_converter_path,
+    load_converter,
+    read_pairs,
+    train_converter,
+)
+from spokenemo.api.erc import load_erc_model, predict_erc, train_erc, write_erc
 from spokenemo.api.evidence import (
     Baseline,
     Evidence,
@@ -48,6 +58,8 @@ from spokenemo.api.evidence import (
     reference_baseline,
 )
 from spokenemo.api.evidence_files import faithfulness_of_file
+from spokenemo.api.moe import fit_mister_e, load_mister_e
+from spokenemo.api.moe_regimes import regime_table, run_regime, speech_dominant, text_dominant
 from spokenemo.api.recogniser import (
     ClipAnswer,
     Recogniser,
@@ -138,6 +150,10 @@ __all__ = [
     "train_recogniser", "care_encoder", "care_encoder_name", "extract_care", "pretrain_care", "label_silver", "silver_agreement",
     "silver_labels", "silver_pool", "train_silver_encoder", "NoSpeechError", "Timeline", "TimelineSegment", "timeline", "score_timeline",
     "MIN_SPEECH_SECONDS", "UNCERTAIN_MARGIN",
+    "train_erc", "predict_erc", "load_erc_model", "write_erc", "fit_mister_e", "load_mister_e", "regime_table",
+    "run_regime", "speech_dominant", "text_dominant", "majority_vote", "run_abhinaya_experiment",
+    "table_4_9_subsets", "vote_results", "convert", "convert_pairs", "default_converter_path", "load_converter",
+    "read_pairs", "train_converter",
     "AudioInfo", "Calibration", "Conversation", "CueExtractionConfig", "CueTable", "ExperimentResult",
     "Explanation", "Fold", "Recording", "RunOptions", "Segment", "SpeakerReference", "SpeechReport",
     "SpokenemoError", "StudentConfig", "StudentInfo", "Targets", "Thresholds", "apply_label_set",
