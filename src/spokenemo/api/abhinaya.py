@@ -23,11 +23,10 @@ import numpy as np
 from spokenemo.core.errors import ConfigError, SpokenemoError
 from spokenemo.experiment import layout
 from spokenemo.experiment.config import ExperimentConfig, load_config
-from spokenemo.experiment.report import write_outputs
 from spokenemo.experiment.results import ExperimentResult, RunOptions
 from spokenemo.experiment.runner import Runner
-from spokenemo.experiment.tasks import Task, build_task, load_utterances
-from spokenemo.protocols import compute_metrics, write_folds
+from spokenemo.experiment.tasks import Task
+from spokenemo.protocols import compute_metrics
 from spokenemo.protocols.imbalance import imbalanced_folds, long_tail_counts
 from spokenemo.systems.abhinaya.vote import TABLE_4_9, check_members, majority_vote
 
@@ -35,7 +34,7 @@ from spokenemo.systems.abhinaya.vote import TABLE_4_9, check_members, majority_v
 class ImbalancedRunner(Runner):
     """A :class:`~spokenemo.experiment.runner.Runner` whose folds follow the ``imbalance:`` section."""
 
-    def imbalance(self, task: Task) -> Task:
+    def prepare_task(self, task: Task) -> Task:  # the folds made long-tailed
         section = self.cfg.section("imbalance")
         folds = imbalanced_folds(task.folds, task.utterances, ratio=section.train_ratio, seed=section.seed,
                                  balance_valid=section.balance_valid, balance_test=section.balance_test,
@@ -43,22 +42,6 @@ class ImbalancedRunner(Runner):
                                  train_limit=section.train_limit)
         return Task(name=task.name, labels=task.labels, utterances=task.utterances, folds=folds,
                     n_protocol_folds=task.n_protocol_folds)
-
-    def run(self) -> ExperimentResult:  # the runner's run with the folds made long-tailed
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        utterances = load_utterances(self.cfg, self.config_path, self.options.roots)
-        tasks: dict[str, Task] = {}
-        for lset in self.cfg.label_sets:
-            task = self.imbalance(build_task(self.cfg, utterances, lset, self.options.folds))
-            tasks[task.name] = task
-            write_folds(task.folds, layout.folds_dir(self.out_dir, task.name), task.utterances)
-        self.bank.set_universe(list({u.key: u for t in tasks.values() for u in t.utterances}.values()))
-        results = {name: [self._run_system(spec, task, seed) for spec in self.systems for seed in self.seeds_of(spec)]
-                   + self._earlier_results(task) for name, task in tasks.items()}
-        result = ExperimentResult(self.cfg, self.out_dir, tasks, results, self._meta(0.0))
-        if self.options.report:
-            write_outputs(result)
-        return result
 
 
 def run_abhinaya_experiment(config: ExperimentConfig | str | Path, out_dir: str | Path,

@@ -265,6 +265,10 @@ class Runner:
                      "created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": platform.machine()})
         return meta
 
+    def prepare_task(self, task: Task) -> Task:
+        """Hook for subclasses: change a task (e.g. its folds) before it is written and run."""
+        return task
+
     def run(self) -> ExperimentResult:
         t_start = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -272,7 +276,7 @@ class Runner:
         tasks: dict[str, Task] = {}
         results: dict[str, list[SystemResult]] = {}
         for lset in self.cfg.label_sets:
-            task = build_task(self.cfg, utterances, lset, self.options.folds)
+            task = self.prepare_task(build_task(self.cfg, utterances, lset, self.options.folds))
             tasks[task.name] = task
             write_folds(task.folds, layout.folds_dir(self.out_dir, task.name), task.utterances)
         self.bank.set_universe(list({u.key: u for t in tasks.values() for u in t.utterances}.values()))
