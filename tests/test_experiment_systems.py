@@ -48,8 +48,10 @@ def test_builtin_systems_and_their_declared_needs():
 def test_kind_aliases_and_errors():
     spec = resolve_system({"name": "s", "kind": "student", "cot": False})
     assert spec.kind == "aecotd" and spec.options["cot"] is False and spec.seeded
-    with pytest.raises(ValueError, match=r"unknown kind 'bert'; kinds: aecotd, (\S+, )*cue-lr, "):
+    with pytest.raises(ValueError, match=r"unknown kind 'bert'; kinds: ") as err:
         resolve_system({"name": "x", "kind": "bert"})
+    kinds = str(err.value).split("kinds: ")[1].split(", ")
+    assert kinds == sorted(kinds) and {"aecotd", "cue-lr", "ser", "hcam"} <= set(kinds)
     with pytest.raises(ValueError, match=r"system 'x': C: Input should be a valid number"):
         resolve_system({"name": "x", "kind": "egemaps-svm", "C": "lots"})
     with pytest.raises(ConfigError, match="unknown system 'nope'"):
