@@ -4,7 +4,9 @@ report.md follows the paper's layout: one table per task with the trained (seede
 rows first and the baselines under them (UA, WA, macro-F1, weighted-F1 as mean ± std over folds,
 in percent), then any tables the systems add (AECoTD: the paper's Table 1 ablations and Table 4
 n sweep, with the paper's IEMOCAP numbers beside ours when the config asks for that comparison),
-then the per-fold values of each metric. Every table has a caption naming the protocol, the
+then the faithfulness of the explanations of every system that explains its predictions
+(:mod:`.explanations`: claims checked against each input's cue text), then the per-fold values
+of each metric. Every table has a caption naming the protocol, the
 classes, the fold count and the data, and every row carries its settings (as its system words
 them: :meth:`spokenemo.systems.System.settings_text`).
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spokenemo.core.fileio import atomic_write
+from spokenemo.experiment.explanations import system_faithfulness
 from spokenemo.experiment.layout import confusion_png
 from spokenemo.experiment.results import ExperimentResult, SystemResult
 from spokenemo.protocols import plot_confusion
@@ -120,6 +123,47 @@ def _system_tables(result: ExperimentResult, task_name: str) -> list[str]:
     return lines
 
 
+def _pooled(text: str) -> str:
+    """A caption whose numbers are pooled over the folds (not a mean over folds)."""
+    for tail in ("Mean ± std over folds (population std), percent.", "One fold, percent."):
+        text = text.replace(tail, "Claims pooled over the folds, percent.")
+    return text
+
+
+def _faithfulness_table(result: ExperimentResult, task_name: str) -> list[str]:
+    """Faithfulness of each explaining row's explanations (none: no lines).
+
+    "empty" counts test utterances whose explanation has no text; the per-explanation columns
+    count the non-empty ones, "verifiable / utterance" all of them.
+    """
+    lines: list[str] = []
+    notes: list[str] = []
+    for r in _rows(result, task_name):
+        summary, problems = system_faithfulness(result.out_dir, r.folds)
+        notes += [f"{r.system.label}: {p}" for p in problems]
+        if summary is None:
+            continue
+        d = summary.to_dict()
+        agree = "–" if d["agreement"] is None else f"{100 * d['agreement']:.1f}"
+        mean = "–" if d["mean_agreement"] is None else f"{100 * d['mean_agreement']:.1f}"
+        total = d["explanations"] + d["without_text"]
+        per_utt = f"{d['verifiable'] / total:.2f}" if total else "–"
+        lines.append(f"| {r.system.label} | {total} | {d['without_text']} | {agree} | {mean} | "
+                     f"{d['claims_per_explanation']:.2f} | {d['verifiable_per_explanation']:.2f} | {per_utt} | "
+                     f"{d['contradict']} | {d['not_supported']} | {d['unverifiable']} | {d['without_claims']} |")
+    if not lines:
+        return ["", f"Notes on explanations: {'; '.join(notes)}"] if notes else []
+    head = ["", "### Faithfulness of the explanations", "",
+            _pooled(caption(result, task_name, "Cue claims in each system's explanations of the test utterances, "
+                                               "checked against the cue text of the same input (spokenemo "
+                                               "faithfulness)")), "",
+            "| system | test utterances | empty | agreement % (verifiable claims) | mean % per explanation | "
+            "claims / expl. | verifiable / expl. | verifiable / utterance | contradict | not supported | "
+            "unverifiable | name no cue |",
+            "|---|" + "---|" * 11]
+    return head + lines + (["", f"Notes on explanations: {'; '.join(notes)}"] if notes else [])
+
+
 def _fold_legend(result: ExperimentResult, task_name: str) -> list[str]:
     task = result.tasks[task_name]
     lines = ["", f"Folds of {task_name}:", "", "| fold | train | test | tested on |", "|---|---|---|---|"]
@@ -147,6 +191,7 @@ def render_report(result: ExperimentResult) -> str:
         lines += [f"## {task_name}", ""]
         lines += _main_table(result, task_name)
         lines += _system_tables(result, task_name)
+        lines += _faithfulness_table(result, task_name)
         lines += _per_fold_tables(result, task_name)
         lines += _fold_legend(result, task_name)
         skipped = [r for r in result.results[task_name] if r.status != "done"]
@@ -175,6 +220,9 @@ def results_json(result: ExperimentResult) -> dict[str, Any]:
                 "pooled": agg.pooled.to_dict() if agg else None,
                 "per_fold": [{k: v for k, v in rec.items() if k not in ("predictions", "system")} for rec in r.folds],
             })
+            faithful, _ = system_faithfulness(result.out_dir, r.folds)
+            if faithful is not None:
+                systems[-1]["faithfulness"] = faithful.to_dict()
         tasks.append({
             "label_set": name, "classes": task.labels, "protocol": task.folds[0].protocol if task.folds else None,
             "n_folds": len(task.folds), "n_protocol_folds": task.n_protocol_folds or len(task.folds),

@@ -30,12 +30,20 @@ class StudentSection(_Strict):
     overrides : dict
         Dotted fields of the student's training config (``optim.lr: 1e-4``, ``model.base: ...``).
         The system's switches (CoT, cues, loss), the fold's data and the seed are set by the runner.
+    explain : bool
+        Also generate the student's explanation of every test utterance (greedy, after the scored
+        label; students trained with CoT). They are written to the fold's ``explanations.jsonl``
+        with the cue text of each prompt, and the report checks their faithfulness.
+    explain_max_tokens : int
+        Most tokens of one generated explanation.
     """
 
     config: str | None = None
     epochs: float | None = Field(None, gt=0)
     max_train_utterances: int | None = Field(None, ge=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
+    explain: bool = False
+    explain_max_tokens: int = Field(128, ge=8)
 
 
 class TeacherSection(_Strict):

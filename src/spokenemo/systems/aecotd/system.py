@@ -32,7 +32,7 @@ from spokenemo.core.lazy import optional_import
 from spokenemo.data.manifest import Segment
 from spokenemo.features.cue_vectors import N_SWEEP
 from spokenemo.systems import aecotd
-from spokenemo.systems.aecotd import system_report, system_setup
+from spokenemo.systems.aecotd import fold_explanations, system_report, system_setup
 from spokenemo.systems.aecotd.cuetext import read_cue_table
 from spokenemo.systems.aecotd.sections import StudentSection, TeacherSection
 from spokenemo.systems.base import Predictions, Preset, Requirements, System, SystemConfig, preset
@@ -93,6 +93,8 @@ class AecotdStudent(System):
         self.model_dir: Path | None = None
         self.cue_table: Path | None = None
         self.device = "auto"
+        #: The last predict's explanation rows (``student.explain``; see :mod:`.fold_explanations`).
+        self.explanations: list[dict[str, Any]] = []
 
     @property
     def uses_cues(self) -> bool:
@@ -162,9 +164,13 @@ class AecotdStudent(System):
         batch = optional_import("spokenemo.systems.aecotd.manifest_prediction", extra="llm",
                                 purpose="the AECoTD student")
         inputs, report = batch.build_inputs(student, segments, cue_table=table)
-        by_key = {p.key: p for p in aecotd.predict(student, inputs, mode="score")}
+        explain = self._explain_settings() if student.cot else None
+        by_key = {p.key: p for p in aecotd.predict(student, inputs, mode="score", explain=explain is not None,
+                                                   max_new_tokens=explain or 160)}
         self.info["predict_seconds"] = round(time.perf_counter() - t0, 1)
         self.info["inputs"] = report.to_dict()
+        if explain is not None:
+            self._save_explanations(segments, {x.key: x.cue_text for x in inputs}, by_key)
         classes = list(student.labels)
         probs = np.full((len(segments), len(classes)), np.nan)
         labels: list[str | None] = []
@@ -174,6 +180,23 @@ class AecotdStudent(System):
             if p is not None and p.predicted is not None:
                 probs[i] = [p.probabilities.get(c, np.nan) for c in classes]
         return Predictions(classes, probs, labels)
+
+    def _explain_settings(self) -> int | None:
+        """Most tokens per generated explanation when the experiment asks for them (``student.explain``)."""
+        experiment = getattr(self.context, "experiment", None)
+        if experiment is None:  # loaded without an experiment: nothing asks for explanations
+            return None
+        section = experiment.section("student")
+        return int(section.explain_max_tokens) if section.explain else None
+
+    def _save_explanations(self, segments: Sequence[Segment], cue_texts: Mapping[str, str],
+                           by_key: Mapping[str, Any]) -> None:
+        """Keep the explanations (``self.explanations``); write them into the fold's work folder."""
+        self.explanations = fold_explanations.explanation_rows(segments, cue_texts, by_key)
+        work_dir = getattr(self.context, "work_dir", None)
+        if work_dir is not None and self.context is not None:
+            self.info["explanations"] = fold_explanations.save_explanations(self.explanations, Path(work_dir),
+                                                                            Path(self.context.out_dir))
 
     def save_state(self, folder: Path) -> None:
         """A copy of the trained model folder (``model/``) and where its cue table is."""

@@ -50,6 +50,8 @@ def settings_text(options: Mapping[str, Any], seed: int, settings: Mapping[str, 
         chosen = sum(d.get("subset") or d.get("train_keys", 0) for d in data)
         bits.append(f"{sum(d.get('items', 0) for d in data)} training items from {chosen} utterances, "
                     f"{sum(d.get('no_teacher', 0) for d in data)} without a valid teacher CoT")
+    if s.get("explain"):
+        bits.append(f"test utterances explained (≤{s['explain'].get('max_tokens')} tokens)")
     seconds = sum(float(rec.get("seconds", 0.0)) for rec in folds)
     if seconds:
         bits.append(f"{seconds:.0f} s train+predict")

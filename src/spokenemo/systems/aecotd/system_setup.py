@@ -28,12 +28,15 @@ from spokenemo.systems.context import FoldContext, RunContext, TaskContext
 
 def run_settings(context: RunContext) -> dict[str, Any]:
     """Settings recorded next to every student number: epochs, training limit, overrides, teacher,
-    and the base student config (with its hash: a changed file means other students)."""
+    the base student config (with its hash: a changed file means other students), and whether the
+    test utterances are explained (``explain``, only when they are)."""
     s, options = context.experiment.section("student"), context.options
     out: dict[str, Any] = {
         "epochs": options.epochs if options.epochs is not None else s.epochs,
         "max_train_utterances": options.limit if options.limit is not None else s.max_train_utterances,
         "overrides": dict(s.overrides), "teacher": context.experiment.section("teacher").model_dump(mode="json")}
+    if s.explain:  # only when asked, so the fingerprints of rows without explanations stay as they were
+        out["explain"] = {"max_tokens": s.explain_max_tokens}
     if s.config is not None:
         path = context.resolve_path(s.config)
         out["config"] = s.config
