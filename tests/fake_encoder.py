@@ -16,7 +16,7 @@ import pytest
 
 from spokenemo.core.cache import fingerprint
 from spokenemo.features.encoded import ENCODER_LOOKUPS
-from spokenemo.systems.ser.encoders import speech_encoder
+from spokenemo.systems.speech_encoders import speech_encoder
 
 #: Bumped by tests to simulate new weights (the fingerprint changes).
 VERSION = {"value": 1}

@@ -21,7 +21,7 @@ from spokenemo.data.manifest import Segment
 from spokenemo.features.encoded import EncodedStore
 from spokenemo.models.care.config import CARE_INIT_PREFIX, CARE_PREFIX, CONFIG_FILE
 from spokenemo.systems.care.config import PretrainConfig, pretrain_config
-from spokenemo.systems.care.encoders import register_care_encoder
+from spokenemo.systems.speech_encoders import register_care_encoder
 
 PathArg = str | PathLike[str]
 LAYOUTS = ("pooled", "frames")

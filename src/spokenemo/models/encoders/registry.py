@@ -70,7 +70,7 @@ for _model in ("whisper-base", "whisper-tiny.en"):
     SPEECH_ENCODERS.add(_model, functools.partial(_whisper, _model))
     SPEECH_ENCODERS.add(f"{_model}-ct2", functools.partial(Ct2WhisperEncoder, _model))
 # CARE (issue #17): get_speech_encoder("care", checkpoint=DIR or preset=NAME, branch="both"); the names
-# care:DIR[#branch] and care-init:PRESET[#branch] are added by spokenemo.systems.care.encoders.
+# care:DIR[#branch] and care-init:PRESET[#branch] are added by spokenemo.systems.speech_encoders.
 SPEECH_ENCODERS.add("care", lambda **options: optional_import(
     "spokenemo.models.care.encoder", extra=EXTRA, purpose="the CARE encoder").from_options(**options))
 

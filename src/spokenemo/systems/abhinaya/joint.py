@@ -23,11 +23,11 @@ from spokenemo.core.errors import SpokenemoError
 from spokenemo.data.manifest import Segment
 from spokenemo.systems.abhinaya import texttokens
 from spokenemo.systems.abhinaya.config import JointConfig
-from spokenemo.systems.abhinaya.encoders import register_speech_name
 from spokenemo.systems.abhinaya.members import TrainedMember, modules
 from spokenemo.systems.base import Requirements, preset
 from spokenemo.systems.context import TaskContext
 from spokenemo.systems.registry import register_system
+from spokenemo.systems.speech_encoders import register_speech_name
 
 ST1_LABEL = "ST1 stand-in: transformer over [Whisper-base frames ; MiniLM tokens] + ASP + {loss} (thesis: SALMONN-7B)"
 

@@ -22,11 +22,11 @@ import numpy as np
 from spokenemo.data.manifest import Segment
 from spokenemo.features.encoded import select_layers
 from spokenemo.systems.abhinaya.config import SpeechFramesConfig, SpeechPooledConfig
-from spokenemo.systems.abhinaya.encoders import register_speech_name
 from spokenemo.systems.abhinaya.members import TrainedMember, modules
 from spokenemo.systems.base import Requirements, preset
 from spokenemo.systems.context import TaskContext
 from spokenemo.systems.registry import register_system
+from spokenemo.systems.speech_encoders import register_speech_name
 
 S1_LABEL = "S1 stand-in: Whisper-base frames (all layers) + ASP + {loss} (thesis: WavLM-large)"
 S2_LABEL = "S2 stand-in: CARE pooled layers + layer weights + FFN + {loss} (thesis: SALMONN-13B)"

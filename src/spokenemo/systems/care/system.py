@@ -19,10 +19,10 @@ from pydantic import Field
 
 from spokenemo.data.manifest import Segment
 from spokenemo.systems.base import Predictions, Requirements, System, preset
-from spokenemo.systems.care.encoders import register_care_encoder
 from spokenemo.systems.context import FoldContext, TaskContext
 from spokenemo.systems.head_options import SpeechHeadConfig
 from spokenemo.systems.registry import get_system, register_system
+from spokenemo.systems.speech_encoders import register_care_encoder
 
 SUPERB = "SUPERB head (layer weights + mean pooling + FFN 256)"
 

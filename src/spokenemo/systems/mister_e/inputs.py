@@ -26,23 +26,13 @@ import numpy as np
 from spokenemo.core.fileio import atomic_write
 from spokenemo.core.lazy import optional_import
 from spokenemo.data.manifest import Segment
-from spokenemo.features.encoded import ENCODER_LOOKUPS
 from spokenemo.models.moe.errors import MoeInputError
+from spokenemo.systems import speech_encoders  # noqa: F401 - registers the speech-encoder lookup
 from spokenemo.systems.mister_e.config import EGEMAPS, FEATURE_PREFIX, LLM, RANDOM, MisterEConfig
 
 TEXT_CACHE = "mister-e-text"
 #: Sentences per text-encoder call.
 CHUNK = 256
-LOOKUP = "speech"
-
-
-def _speech_encoder(name: str) -> Any:
-    """The registered speech encoder ``name`` (the models layer's lookup, reached lazily)."""
-    return optional_import("spokenemo.models.encoders", extra="llm", purpose="speech encoders").get_speech_encoder(name)
-
-
-if LOOKUP not in ENCODER_LOOKUPS:  # the ser system registers the same lookup; whichever loads first
-    ENCODER_LOOKUPS.add(LOOKUP, _speech_encoder)
 
 
 def source_key(segment: Segment) -> str:

@@ -42,7 +42,7 @@ from spokenemo.features.encoded.normalise import GLOBAL, SPEAKER, Standardiser
 from spokenemo.features.encoded.provider import STATS, select_layers
 from spokenemo.features.encoded.store import pool_hidden_states, to_float16
 from spokenemo.protocols.calibration import UNCERTAIN_MARGIN, apply_temperature, uncertain_between
-from spokenemo.systems.ser.encoders import speech_encoder
+from spokenemo.systems.speech_encoders import speech_encoder
 
 FORMAT = 1
 META_FILE = "recogniser.json"

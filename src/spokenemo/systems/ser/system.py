@@ -24,10 +24,10 @@ from spokenemo.core.lazy import optional_import
 from spokenemo.core.sampling import stratified_subset
 from spokenemo.data.manifest import Segment
 from spokenemo.features.encoded.normalise import summarise
+from spokenemo.systems import speech_encoders  # noqa: F401 - registers the speech-encoder lookup
 from spokenemo.systems.base import Predictions, Requirements, System, preset
 from spokenemo.systems.context import FoldContext, TaskContext
 from spokenemo.systems.registry import register_system
-from spokenemo.systems.ser import encoders  # noqa: F401 - registers the speech-encoder lookup
 from spokenemo.systems.ser.config import SerConfig
 from spokenemo.systems.ser.inputs import Normaliser, selection_split
 from spokenemo.systems.ser.probe import Probe
